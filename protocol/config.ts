@@ -1,0 +1,142 @@
+// The project's config.json and a turret's config, parsed once into typed values. Keys and defaults
+// are the original OCT's; oct's additions are optional and documented in README.md.
+import { z } from 'zod';
+
+export class ConfigError extends Error {
+  constructor(
+    readonly source: string,
+    readonly issues: string[],
+  ) {
+    super(`invalid configuration in ${source}:\n${issues.map((i) => `  - ${i}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const seconds = z.number().finite().nonnegative();
+const port = z.number().int().min(0).max(65535);
+
+export const thresholdsSchema = z.record(z.string(), z.union([z.string(), z.record(z.string(), z.string())]));
+
+const turretEntrySchema = z
+  .object({
+    name: z.string().min(1).regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'letters, digits, ".", "_" or "-", starting with a letter or digit'),
+    canons: z.number().int().positive().optional(),
+    cannons: z.number().int().positive().optional(),
+    rampup: seconds.default(0),
+    script: z.string().min(1),
+    extra_files: z.array(z.string()).default([]),
+    // Kubernetes only: how many turret pods run this entry.
+    replicas: z.number().int().positive().default(1),
+  })
+  .passthrough()
+  .transform((t, ctx) => {
+    const canons = t.canons ?? t.cannons;
+    if (canons === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'required: "canons" (or the original\'s spelling "cannons")', path: ['canons'] });
+      return z.NEVER;
+    }
+    const { cannons: _c, ...rest } = t;
+    return { ...rest, canons };
+  });
+
+export const projectConfigSchema = z
+  .object({
+    run_time: z.number().finite().positive().default(30),
+    results_ts_interval: z.number().finite().positive().default(10),
+    progress_bar: z.boolean().default(true),
+    console_logging: z.boolean().default(false),
+    testing: z.boolean().default(false),
+    publish_port: port.default(5000),
+    rc_port: port.default(5001),
+    hq_address: z.string().min(1).default('127.0.0.1'),
+    // Port (or full ZeroMQ endpoint) of the optional observer PUB socket; off when absent.
+    external_publisher: z.union([port, z.string().min(1)]).optional(),
+    min_turrets: z.number().int().nonnegative().default(1),
+    turrets: z.array(turretEntrySchema).default([]),
+    turrets_requirements: z.array(z.string()).default([]),
+    extra_turret_config: z.record(z.string(), z.unknown()).default({}),
+    results_database: z
+      .object({
+        db_uri: z.string().optional(),
+        params: z.record(z.string(), z.unknown()).default({}),
+        insert_limit: z.number().int().positive().default(10000),
+      })
+      .default({ params: {}, insert_limit: 10000 }),
+    // oct additions
+    turrets_wait_timeout: seconds.default(60),
+    stop_grace: seconds.default(10),
+    turret_silence_timeout: seconds.default(10),
+    max_message_bytes: z.number().int().positive().default(16 * 1024 * 1024),
+    http_port: port.default(8080),
+    transaction_context: z.record(z.string(), z.unknown()).default({}),
+    thresholds: thresholdsSchema.default({}),
+  })
+  .passthrough()
+  .superRefine((c, ctx) => {
+    const seen = new Set<string>();
+    c.turrets.forEach((t, i) => {
+      if (seen.has(t.name)) ctx.addIssue({ code: 'custom', message: `duplicate turret name "${t.name}"`, path: ['turrets', i, 'name'] });
+      seen.add(t.name);
+    });
+  });
+
+export type ProjectConfig = z.infer<typeof projectConfigSchema>;
+export type TurretEntry = ProjectConfig['turrets'][number];
+
+export const turretConfigSchema = z
+  .object({
+    name: z.string().min(1),
+    canons: z.number().int().positive().optional(),
+    cannons: z.number().int().positive().optional(),
+    rampup: seconds.default(0),
+    script: z.string().min(1),
+    hq_address: z.string().min(1),
+    hq_publisher: port,
+    hq_rc: port,
+    // oct additions: how results are batched on the wire.
+    batch_max_results: z.number().int().positive().default(2000),
+    batch_max_ms: z.number().int().positive().default(100),
+    heartbeat_ms: z.number().int().positive().default(2000),
+  })
+  .passthrough()
+  .transform((t, ctx) => {
+    const canons = t.canons ?? t.cannons;
+    if (canons === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'required: "canons" (or "cannons")', path: ['canons'] });
+      return z.NEVER;
+    }
+    const { cannons: _c, ...rest } = t;
+    return { ...rest, canons };
+  });
+
+export type TurretConfig = z.infer<typeof turretConfigSchema>;
+
+function describeIssues(error: z.ZodError): string[] {
+  return error.issues.map((issue) => {
+    const key = issue.path.length ? issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '') : '(root)';
+    return `${key}: ${issue.message}`;
+  });
+}
+
+function parseWith<T>(schema: z.ZodType<T>, value: unknown, source: string): T {
+  const result = schema.safeParse(value);
+  if (!result.success) throw new ConfigError(source, describeIssues(result.error));
+  return result.data;
+}
+
+/** Parses JSON text; a syntax error names the file and the position. */
+export function parseJsonText(text: string, source: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(source, [`not valid JSON: ${(err as Error).message}`]);
+  }
+}
+
+export function parseProjectConfig(value: unknown, source = 'config.json'): ProjectConfig {
+  return parseWith(projectConfigSchema, value, source);
+}
+
+export function parseTurretConfig(value: unknown, source = 'turret config'): TurretConfig {
+  return parseWith(turretConfigSchema, value, source);
+}

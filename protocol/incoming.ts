@@ -1,0 +1,177 @@
+// Everything that arrives on the HQ's PULL socket is parsed here, once, into a typed value. A status
+// is told from a result by its keys (never by a substring of the raw text, as the original did).
+// Nothing here throws: bad input becomes an `invalid` value with a kind the HQ counts.
+import { decodeBinaryBatch } from './binary-batch.ts';
+import { type ResultBatch, ResultBatchBuilder } from './results.ts';
+
+export type TurretState = 'ready' | 'running' | 'stopping' | 'aborted' | 'killed' | 'lost' | 'unknown';
+
+export interface TurretHealth {
+  /** Event-loop utilisation of the turret process, 0..1. */
+  elu?: number;
+  /** CPU use of the turret process, in cores (1 = one core saturated). */
+  cpu?: number;
+  /** Event-loop lag p99, milliseconds. */
+  lagMs?: number;
+}
+
+export interface TurretStatus {
+  uuid: string;
+  name: string;
+  /** The raw status text, as sent. */
+  rawStatus: string;
+  state: TurretState;
+  canons: number | null;
+  rampup: number | null;
+  script: string | null;
+  /** True for oct's own turret (it sends "oct": 1). */
+  oct: boolean;
+  /** oct turrets: the seq of the last result batch sent before this status. */
+  lastSeq: number | null;
+  canonsRunning: number | null;
+  health: TurretHealth | null;
+  /** oct turrets: a message describing why the turret aborted. */
+  reason: string | null;
+}
+
+export type MalformedKind =
+  | 'oversized'
+  | 'not_json'
+  | 'not_object'
+  | 'unknown_message'
+  | 'missing_field'
+  | 'bad_field'
+  | 'bad_binary'
+  | 'bad_frames';
+
+export type Incoming =
+  | { kind: 'status'; status: TurretStatus }
+  | { kind: 'results'; batch: ResultBatch }
+  | { kind: 'invalid'; malformed: MalformedKind; detail: string };
+
+const STATES: Record<string, TurretState> = {
+  ready: 'ready',
+  waiting: 'ready',
+  running: 'running',
+  stopping: 'stopping',
+  aborted: 'aborted',
+  killed: 'killed',
+};
+
+export function normaliseState(raw: string): TurretState {
+  return STATES[raw.toLowerCase()] ?? 'unknown';
+}
+
+function invalid(malformed: MalformedKind, detail: string): Incoming {
+  return { kind: 'invalid', malformed, detail };
+}
+
+function toNumberOrNull(v: unknown): number | null {
+  if (typeof v === 'number' && Number.isFinite(v)) return v;
+  if (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v))) return Number(v);
+  return null;
+}
+
+function parseStatus(o: Record<string, unknown>): Incoming {
+  if (typeof o.uuid !== 'string' || o.uuid === '') return invalid('bad_field', 'status: "uuid" must be a non-empty string');
+  if (typeof o.status !== 'string') return invalid('bad_field', 'status: "status" must be a string');
+  const health = typeof o.health === 'object' && o.health !== null ? (o.health as Record<string, unknown>) : null;
+  return {
+    kind: 'status',
+    status: {
+      uuid: o.uuid,
+      name: typeof o.turret === 'string' ? o.turret : String(o.turret ?? ''),
+      rawStatus: o.status,
+      state: normaliseState(o.status),
+      canons: toNumberOrNull(o.canons ?? o.cannons),
+      rampup: toNumberOrNull(o.rampup),
+      script: typeof o.script === 'string' ? o.script : null,
+      oct: o.oct === 1,
+      lastSeq: toNumberOrNull(o.seq),
+      canonsRunning: toNumberOrNull(o.canons_running),
+      health: health
+        ? {
+            elu: toNumberOrNull(health.elu) ?? undefined,
+            cpu: toNumberOrNull(health.cpu) ?? undefined,
+            lagMs: toNumberOrNull(health.lag_ms) ?? undefined,
+          }
+        : null,
+      reason: typeof o.reason === 'string' ? o.reason : null,
+    },
+  };
+}
+
+/** Validates one result object and adds it to the builder; returns an error text or null. */
+function addResult(b: ResultBatchBuilder, r: unknown, where: string): string | null {
+  if (typeof r !== 'object' || r === null || Array.isArray(r)) return `${where}: a result must be a JSON object`;
+  const o = r as Record<string, unknown>;
+  for (const key of ['elapsed', 'epoch', 'scriptrun_time'] as const) {
+    if (!(key in o)) return `${where}: missing "${key}"`;
+    if (typeof o[key] !== 'number' || !Number.isFinite(o[key])) return `${where}: "${key}" must be a finite number`;
+  }
+  let error: string | null = null;
+  if (o.error !== undefined && o.error !== null && o.error !== '') {
+    error = typeof o.error === 'string' ? o.error : JSON.stringify(o.error);
+  }
+  const timers: Record<string, number> = {};
+  if (o.custom_timers !== undefined && o.custom_timers !== null) {
+    if (typeof o.custom_timers !== 'object' || Array.isArray(o.custom_timers)) return `${where}: "custom_timers" must be an object`;
+    for (const [k, v] of Object.entries(o.custom_timers as Record<string, unknown>)) {
+      if (typeof v !== 'number' || !Number.isFinite(v)) return `${where}: custom timer "${k}" must be a finite number`;
+      timers[k] = v;
+    }
+  }
+  b.add({ elapsed: o.elapsed as number, epoch: o.epoch as number, scriptrunTime: o.scriptrun_time as number, error, customTimers: timers });
+  return null;
+}
+
+function parseJsonBatch(o: Record<string, unknown>): Incoming {
+  if (!Array.isArray(o.results)) return invalid('missing_field', 'results batch: "results" must be an array');
+  const b = new ResultBatchBuilder();
+  for (let i = 0; i < o.results.length; i++) {
+    const err = addResult(b, o.results[i], `results batch [${i}]`);
+    if (err) return invalid(err.includes('missing') ? 'missing_field' : 'bad_field', err);
+  }
+  return {
+    kind: 'results',
+    batch: b.build({
+      turretUuid: typeof o.uuid === 'string' ? o.uuid : null,
+      turretName: typeof o.turret === 'string' ? o.turret : null,
+      seq: toNumberOrNull(o.seq),
+    }),
+  };
+}
+
+export interface ParseOptions {
+  maxMessageBytes: number;
+}
+
+/** Parses one ZeroMQ message (all its frames) from the PULL socket. */
+export function parseIncoming(frames: Buffer[], opts: ParseOptions): Incoming {
+  let size = 0;
+  for (const f of frames) size += f.length;
+  if (size > opts.maxMessageBytes) return invalid('oversized', `message of ${size} bytes exceeds max_message_bytes (${opts.maxMessageBytes})`);
+  if (frames.length === 0 || frames.length > 2) return invalid('bad_frames', `expected 1 or 2 frames, got ${frames.length}`);
+  let value: unknown;
+  try {
+    value = JSON.parse(frames[0]!.toString('utf8'));
+  } catch (err) {
+    return invalid('not_json', `not valid JSON: ${(err as Error).message.slice(0, 120)}`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return invalid('not_object', 'message is not a JSON object');
+  const o = value as Record<string, unknown>;
+  if (frames.length === 2) {
+    if (o.oct !== 1 || o.type !== 'results') return invalid('bad_frames', 'a two-frame message must be an oct binary results batch');
+    const decoded = decodeBinaryBatch(o, frames[1]!);
+    return decoded.ok ? { kind: 'results', batch: decoded.batch } : invalid('bad_binary', decoded.reason);
+  }
+  if (o.oct === 1 && o.type === 'results') return parseJsonBatch(o);
+  if ('status' in o && 'uuid' in o) return parseStatus(o);
+  if ('elapsed' in o || 'scriptrun_time' in o || 'epoch' in o) {
+    const b = new ResultBatchBuilder();
+    const err = addResult(b, o, 'result');
+    if (err) return invalid(err.includes('missing') ? 'missing_field' : 'bad_field', err);
+    return { kind: 'results', batch: b.build({ turretUuid: null, turretName: typeof o.turret_name === 'string' && o.turret_name !== '' ? o.turret_name : null, seq: null }) };
+  }
+  return invalid('unknown_message', `neither a status (status + uuid) nor a result (elapsed, epoch, scriptrun_time); keys: ${Object.keys(o).slice(0, 8).join(', ')}`);
+}

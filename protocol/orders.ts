@@ -1,0 +1,57 @@
+// Orders, HQ → turrets: one frame "<channel> <json>", exactly as the original OCT frames them.
+// The HQ only ever broadcasts (empty channel): a Python turret parses a topic-prefixed frame as JSON
+// and dies, so an order for one turret is a broadcast that the others ignore.
+
+export type Order =
+  | { command: 'status_request'; msg: null }
+  | { command: 'set_transaction_context'; msg: Record<string, unknown> }
+  | { command: 'start'; msg: 'open fire' }
+  | { command: 'stop'; msg: 'premature stop' }
+  | { command: 'kill'; msg: null };
+
+export type OrderCommand = Order['command'];
+
+export const orders = {
+  statusRequest: (): Order => ({ command: 'status_request', msg: null }),
+  setTransactionContext: (context: Record<string, unknown>): Order => ({ command: 'set_transaction_context', msg: context }),
+  start: (): Order => ({ command: 'start', msg: 'open fire' }),
+  stop: (): Order => ({ command: 'stop', msg: 'premature stop' }),
+  kill: (): Order => ({ command: 'kill', msg: null }),
+};
+
+/** The broadcast frame: the empty channel, one space, then the JSON. */
+export function encodeOrder(order: Order): string {
+  return ` ${JSON.stringify(order)}`;
+}
+
+export type ParsedOrder =
+  | { ok: true; channel: string; order: Order }
+  | { ok: false; channel: string; reason: string };
+
+const COMMANDS = new Set<string>(['status_request', 'set_transaction_context', 'start', 'stop', 'kill']);
+
+/**
+ * Parses an order frame on the turret side. Unlike the original turret, a topic-prefixed frame
+ * ("<uuid> {...}") is understood, and anything malformed is reported rather than fatal.
+ */
+export function parseOrder(frame: string | Buffer): ParsedOrder {
+  const text = typeof frame === 'string' ? frame : frame.toString('utf8');
+  const brace = text.indexOf('{');
+  const channel = brace > 0 ? text.slice(0, brace).trim() : '';
+  if (brace < 0) return { ok: false, channel, reason: 'no JSON object in order frame' };
+  let value: unknown;
+  try {
+    value = JSON.parse(text.slice(brace));
+  } catch (err) {
+    return { ok: false, channel, reason: `order is not valid JSON: ${(err as Error).message}` };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { ok: false, channel, reason: 'order is not a JSON object' };
+  const { command, msg } = value as { command?: unknown; msg?: unknown };
+  if (typeof command !== 'string') return { ok: false, channel, reason: 'order has no "command"' };
+  if (!COMMANDS.has(command)) return { ok: false, channel, reason: `unknown command "${command}"` };
+  if (command === 'set_transaction_context') {
+    if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) return { ok: false, channel, reason: 'set_transaction_context needs an object "msg"' };
+    return { ok: true, channel, order: { command, msg: msg as Record<string, unknown> } };
+  }
+  return { ok: true, channel, order: { command, msg: (msg ?? null) as never } as Order };
+}

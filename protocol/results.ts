@@ -1,0 +1,124 @@
+// Results in memory: one columnar batch type for every way results arrive (a legacy single-result
+// frame, an oct JSON batch, an oct binary batch), so the aggregator and the store writer never see
+// per-result objects on the hot path.
+
+export interface ResultBatch {
+  /** The sending turret's uuid, when known (oct batches carry it; legacy results do not). */
+  turretUuid: string | null;
+  /** The sending turret's name, when known (legacy results usually lack it). */
+  turretName: string | null;
+  /** oct turrets number their batches per turret from 1; null for legacy results. */
+  seq: number | null;
+  count: number;
+  /** Seconds since the turret received `start`. */
+  elapsed: Float64Array;
+  /** Unix time in seconds (legacy turrets send whole seconds). */
+  epoch: Float64Array;
+  /** Seconds spent in run() only. */
+  scriptrunTime: Float64Array;
+  /** Index into `errors`, or -1 for a success. */
+  errorIndex: Int32Array;
+  /** Distinct error texts of this batch. */
+  errors: string[];
+  /** Custom timer names, and per name one column of seconds (NaN where not set that iteration). */
+  timerNames: string[];
+  timers: Float64Array[];
+}
+
+export interface ResultRow {
+  elapsed: number;
+  epoch: number;
+  scriptrunTime: number;
+  /** null for a success; a failure always has a non-empty text. */
+  error: string | null;
+  customTimers: Record<string, number>;
+}
+
+/** Builds a batch row by row: used by oct's turret and by the legacy/JSON parsers. */
+export class ResultBatchBuilder {
+  private elapsed: number[] = [];
+  private epoch: number[] = [];
+  private scriptrun: number[] = [];
+  private errorIdx: number[] = [];
+  private errors: string[] = [];
+  private errorLookup = new Map<string, number>();
+  private timerCols = new Map<string, number[]>();
+
+  get count(): number {
+    return this.elapsed.length;
+  }
+
+  add(row: ResultRow): void {
+    const i = this.elapsed.length;
+    this.elapsed.push(row.elapsed);
+    this.epoch.push(row.epoch);
+    this.scriptrun.push(row.scriptrunTime);
+    if (row.error === null) {
+      this.errorIdx.push(-1);
+    } else {
+      let idx = this.errorLookup.get(row.error);
+      if (idx === undefined) {
+        idx = this.errors.length;
+        this.errors.push(row.error);
+        this.errorLookup.set(row.error, idx);
+      }
+      this.errorIdx.push(idx);
+    }
+    for (const name in row.customTimers) {
+      let col = this.timerCols.get(name);
+      if (!col) {
+        col = new Array<number>(i).fill(NaN);
+        this.timerCols.set(name, col);
+      }
+      col.push(row.customTimers[name]!);
+    }
+    for (const col of this.timerCols.values()) if (col.length === i) col.push(NaN);
+  }
+
+  build(meta: { turretUuid: string | null; turretName: string | null; seq: number | null }): ResultBatch {
+    const batch: ResultBatch = {
+      ...meta,
+      count: this.elapsed.length,
+      elapsed: Float64Array.from(this.elapsed),
+      epoch: Float64Array.from(this.epoch),
+      scriptrunTime: Float64Array.from(this.scriptrun),
+      errorIndex: Int32Array.from(this.errorIdx),
+      errors: this.errors,
+      timerNames: [...this.timerCols.keys()],
+      timers: [...this.timerCols.values()].map((c) => Float64Array.from(c)),
+    };
+    this.reset();
+    return batch;
+  }
+
+  reset(): void {
+    this.elapsed = [];
+    this.epoch = [];
+    this.scriptrun = [];
+    this.errorIdx = [];
+    this.errors = [];
+    this.errorLookup = new Map();
+    this.timerCols = new Map();
+  }
+}
+
+/** Row view of a batch, for tests and cold paths (CSV, debugging): never on the ingest path. */
+export function batchRows(batch: ResultBatch): ResultRow[] {
+  const rows: ResultRow[] = [];
+  for (let i = 0; i < batch.count; i++) {
+    const customTimers: Record<string, number> = {};
+    batch.timerNames.forEach((name, k) => {
+      const v = batch.timers[k]![i]!;
+      if (!Number.isNaN(v)) customTimers[name] = v;
+    });
+    const e = batch.errorIndex[i]!;
+    rows.push({
+      elapsed: batch.elapsed[i]!,
+      epoch: batch.epoch[i]!,
+      scriptrunTime: batch.scriptrunTime[i]!,
+      error: e < 0 ? null : batch.errors[e]!,
+      customTimers,
+    });
+  }
+  return rows;
+}

@@ -1,0 +1,34 @@
+// Status messages, turret → HQ, in the documented shape. oct's turret adds "oct": 1, the seq of
+// its last result batch (so the HQ can prove nothing was lost), its canons running and its health.
+import type { TurretHealth } from './incoming.ts';
+
+export interface StatusFields {
+  uuid: string;
+  name: string;
+  status: 'ready' | 'running' | 'stopping' | 'aborted' | 'killed';
+  canons: number;
+  rampup: number;
+  script: string;
+  lastSeq: number;
+  canonsRunning: number;
+  health?: TurretHealth;
+  reason?: string;
+}
+
+const WIRE_STATUS = { ready: 'ready', running: 'Running', stopping: 'Stopping', aborted: 'Aborted', killed: 'Killed' } as const;
+
+export function encodeStatus(s: StatusFields): string {
+  return JSON.stringify({
+    turret: s.name,
+    status: WIRE_STATUS[s.status],
+    uuid: s.uuid,
+    rampup: s.rampup,
+    script: s.script,
+    canons: s.canons,
+    oct: 1,
+    seq: s.lastSeq,
+    canons_running: s.canonsRunning,
+    ...(s.health ? { health: { elu: s.health.elu, cpu: s.health.cpu, lag_ms: s.health.lagMs } } : {}),
+    ...(s.reason ? { reason: s.reason } : {}),
+  });
+}

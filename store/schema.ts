@@ -1,0 +1,59 @@
+// The schema, as ordered migrations. Both backends run them; a version table records which ran.
+export const MIGRATIONS: string[] = [
+  `
+  CREATE TABLE runs (
+    id          bigserial PRIMARY KEY,
+    name        text NOT NULL,
+    state       text NOT NULL,
+    config      jsonb,
+    hq_id       text,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    started_at  timestamptz,
+    ended_at    timestamptz,
+    error       text,
+    summary     jsonb
+  );
+  -- No primary key on results: a bigserial costs ~35% of COPY throughput (toolbox.md); rows of a
+  -- run arrive in elapsed order, so a BRIN index finds a run cheaply.
+  CREATE TABLE results (
+    run_id          bigint NOT NULL,
+    turret_uuid     text,
+    turret_name     text,
+    elapsed         double precision NOT NULL,
+    epoch           double precision NOT NULL,
+    scriptrun_time  double precision NOT NULL,
+    error           text,
+    custom_timers   jsonb
+  );
+  CREATE INDEX results_run_brin ON results USING brin (run_id);
+  CREATE TABLE turrets (
+    run_id      bigint NOT NULL,
+    uuid        text NOT NULL,
+    name        text NOT NULL,
+    canons      integer,
+    rampup      double precision,
+    script      text,
+    status      text NOT NULL,
+    first_seen  timestamptz NOT NULL,
+    last_seen   timestamptz NOT NULL,
+    PRIMARY KEY (run_id, uuid)
+  );
+  CREATE TABLE turret_status_changes (
+    run_id      bigint NOT NULL,
+    uuid        text NOT NULL,
+    name        text NOT NULL,
+    status      text NOT NULL,
+    raw_status  text NOT NULL,
+    reason      text,
+    at          timestamptz NOT NULL
+  );
+  CREATE INDEX turret_status_changes_run ON turret_status_changes (run_id, at);
+  CREATE TABLE artifacts (
+    run_id      bigint NOT NULL,
+    name        text NOT NULL,
+    content     bytea NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (run_id, name)
+  );
+  `,
+];

@@ -1,0 +1,77 @@
+// The one storage interface the HQ, the report and the CLI use. Two backends implement it: a
+// Postgres server through `pg`, and the embedded PGlite that `oct run` uses when no server is
+// configured. Both run the same SQL (store/schema.ts).
+import type { TurretState } from '../protocol/incoming.ts';
+import type { ResultBatch } from '../protocol/results.ts';
+
+export type RunState = 'waiting' | 'running' | 'draining' | 'finished' | 'failed';
+
+export interface RunInfo {
+  id: number;
+  name: string;
+  state: RunState;
+  config: unknown;
+  hqId: string | null;
+  createdAt: Date;
+  startedAt: Date | null;
+  endedAt: Date | null;
+  error: string | null;
+  summary: unknown;
+}
+
+export interface RunPatch {
+  state?: RunState;
+  startedAt?: Date;
+  endedAt?: Date;
+  error?: string | null;
+  summary?: unknown;
+}
+
+export interface TurretRecord {
+  uuid: string;
+  name: string;
+  canons: number | null;
+  rampup: number | null;
+  script: string | null;
+  state: TurretState;
+  firstSeen: Date;
+  lastSeen: Date;
+}
+
+export interface StatusChange {
+  uuid: string;
+  name: string;
+  state: TurretState;
+  rawStatus: string;
+  reason: string | null;
+  at: Date;
+}
+
+/** Plain SQL access, the same over both backends; report queries are written against it. */
+export interface SqlDriver {
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+  /** Streams COPY text-format rows (`sql` is a `COPY ... FROM STDIN` statement). */
+  copyFrom(sql: string, text: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface Store {
+  readonly kind: 'postgres' | 'embedded';
+  /** Where the data lives, for messages: a URL without password, or a directory. */
+  readonly location: string;
+  readonly sql: SqlDriver;
+  migrate(): Promise<void>;
+  createRun(input: { name: string; config: unknown; hqId: string | null }): Promise<RunInfo>;
+  getRun(id: number): Promise<RunInfo | null>;
+  listRuns(): Promise<RunInfo[]>;
+  /** The newest run of that name not yet finished or failed: what a restarted HQ resumes. */
+  findUnfinishedRun(name: string): Promise<RunInfo | null>;
+  updateRun(id: number, patch: RunPatch): Promise<void>;
+  /** Writes the batches in one COPY; returns the number of rows written. */
+  writeResults(runId: number, batches: ResultBatch[]): Promise<number>;
+  upsertTurret(runId: number, turret: TurretRecord): Promise<void>;
+  recordStatusChange(runId: number, change: StatusChange): Promise<void>;
+  saveArtifact(runId: number, name: string, content: Buffer): Promise<void>;
+  getArtifact(runId: number, name: string): Promise<Buffer | null>;
+  close(): Promise<void>;
+}
