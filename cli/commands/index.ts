@@ -1,0 +1,4 @@
+// Every `oct` command, one module each (yargs CommandModule). Add a command by adding its line.
+import type { CommandModule } from 'yargs';
+
+export const commands: CommandModule<any, any>[] = [];

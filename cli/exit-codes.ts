@@ -1,0 +1,13 @@
+// Documented in README.md ("Exit codes"); CI pipelines depend on these numbers.
+export const ExitCode = {
+  OK: 0,
+  /** An unexpected failure inside oct. */
+  INTERNAL: 1,
+  /** Bad arguments or an invalid config file: nothing ran. */
+  INVALID_INPUT: 2,
+  /** The test could not run (no turrets in time, database unreachable, turret aborted before start). */
+  TEST_NOT_RUN: 3,
+  /** The test ran, but at least one threshold failed. */
+  THRESHOLDS_FAILED: 4,
+} as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
