@@ -1,0 +1,49 @@
+// The narrow interface through which the HQ reports what happens to its metrics. The HQ depends on
+// this, not on prom-client, so the ingest loop can be tested with a no-op and metrics can change
+// without touching the HQ. hq/metrics.ts implements it.
+import type { MalformedKind, TurretHealth, TurretState } from '../protocol/incoming.ts';
+import type { ResultBatch } from '../protocol/results.ts';
+import type { RunState } from '../store/types.ts';
+
+export interface WriterStats {
+  /** Rows waiting in memory for the store writer. */
+  queuedRows: number;
+  /** Rows currently in the spill file (the store fell behind). */
+  spilledRows: number;
+  /** Rows written to the store since the HQ started (cumulative). */
+  writtenRows: number;
+  /** Rows in the write currently running. */
+  inFlightRows: number;
+  /** Age of the oldest row not yet written, seconds (0 when the queue is empty). */
+  lagSeconds: number;
+  /** Failed store writes since the HQ started (cumulative; they were retried or spilled). */
+  failedWrites: number;
+}
+
+export interface HqMetricsHooks {
+  /** Called once per accepted results message (after the duplicate check), on the socket loop. */
+  observeBatch(batch: ResultBatch, turretName: string | null): void;
+  malformed(kind: MalformedKind): void;
+  /** A results batch whose seq was already seen (not counted again). */
+  duplicate(): void;
+  setRunState(state: RunState, elapsedSeconds: number): void;
+  setTurrets(byState: Record<TurretState, number>, canonsRunning: number): void;
+  setWriter(stats: WriterStats): void;
+  turretHealth(name: string, uuid: string, health: TurretHealth): void;
+  /** Results the HQ could not keep; must stay 0 (a non-zero value is a bug to report). */
+  dropped(n: number): void;
+  /** Optional: one status message received (counted in oct_messages_received_total). */
+  statusReceived?(): void;
+}
+
+/** For tests and for an HQ run without metrics. */
+export const noMetrics: HqMetricsHooks = {
+  observeBatch() {},
+  malformed() {},
+  duplicate() {},
+  setRunState() {},
+  setTurrets() {},
+  setWriter() {},
+  turretHealth() {},
+  dropped() {},
+};
