@@ -1,4 +1,7 @@
 // Every `oct` command, one module each (yargs CommandModule). Add a command by adding its line.
 import type { CommandModule } from 'yargs';
+import { newProjectCommand } from './new-project.ts';
 
-export const commands: CommandModule<any, any>[] = [];
+export const commands: CommandModule<any, any>[] = [
+  newProjectCommand,
+];
