@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Debian packages the tests and benchmarks use: a Postgres server for the test database, the
+# Python ZeroMQ binding for the legacy-turret compatibility test, Chromium for the report test,
+# Prometheus for the scrape test, podman/buildah for the image test, nginx/wrk for benchmarks.
+set -euo pipefail
+need=()
+command -v initdb >/dev/null 2>&1 || [ -x /usr/lib/postgresql/15/bin/initdb ] || need+=(postgresql)
+/usr/bin/python3 -c 'import zmq' >/dev/null 2>&1 || need+=(python3-zmq)
+for pkg in chromium prometheus podman buildah runc slirp4netns unzip nginx-light wrk; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+# Debian's postgresql package keeps initdb/pg_ctl off PATH.
+if ! command -v initdb >/dev/null 2>&1; then
+  for b in /usr/lib/postgresql/*/bin; do export PATH="$b:$PATH"; done
+  echo "note: add $(ls -d /usr/lib/postgresql/*/bin | tail -1) to PATH for initdb/pg_ctl"
+fi
