@@ -1,0 +1,65 @@
+// Measures what observeBatch costs per result, against the obvious alternative of calling
+// prom-client's Histogram.observe and Counter.inc once per result. Run: npx tsx hq/metrics-bench.ts
+import { Counter, Histogram, Registry } from 'prom-client';
+import { type ResultBatch, ResultBatchBuilder } from '../protocol/results.ts';
+import { HqMetrics, LATENCY_BUCKETS } from './metrics.ts';
+
+function makeBatch(n: number, withTimer: boolean): ResultBatch {
+  const b = new ResultBatchBuilder();
+  for (let i = 0; i < n; i++) {
+    // Log-normal-ish web latencies around 30 ms with a tail.
+    const v = Math.exp(Math.log(0.03) + 0.8 * (Math.random() + Math.random() + Math.random() - 1.5));
+    b.add({ elapsed: i / 1000, epoch: 1.7e9, scriptrunTime: v, error: i % 100 === 0 ? 'HTTP 500' : null, customTimers: withTimer ? { api: v * 0.8 } : {} });
+  }
+  return b.build({ turretUuid: 'u1', turretName: 'navigation', seq: 1 });
+}
+
+function nsPerResult(batches: ResultBatch[], fn: (b: ResultBatch) => void): number {
+  const total = batches.reduce((s, b) => s + b.count, 0);
+  for (const b of batches.slice(0, 20)) fn(b); // warm up the JIT
+  const runs: number[] = [];
+  for (let r = 0; r < 5; r++) {
+    const t0 = process.hrtime.bigint();
+    for (const b of batches) fn(b);
+    runs.push(Number(process.hrtime.bigint() - t0) / total);
+  }
+  runs.sort((a, b) => a - b);
+  return runs[2]!;
+}
+
+function promClientPerResult(): (b: ResultBatch) => void {
+  const registry = new Registry();
+  const hist = new Histogram({ name: 'h_seconds', help: 'h', labelNames: ['series'], buckets: LATENCY_BUCKETS, registers: [registry] });
+  const tx = new Counter({ name: 'tx_total', help: 'tx', labelNames: ['turret', 'series'], registers: [registry] });
+  const err = new Counter({ name: 'err_total', help: 'err', labelNames: ['turret', 'series'], registers: [registry] });
+  return (b) => {
+    const turret = b.turretName ?? 'unnamed';
+    for (let i = 0; i < b.count; i++) {
+      hist.observe({ series: 'all' }, b.scriptrunTime[i]!);
+      tx.inc({ turret, series: 'all' });
+      if (b.errorIndex[i]! >= 0) err.inc({ turret, series: 'all' });
+      for (let k = 0; k < b.timerNames.length; k++) {
+        const v = b.timers[k]![i]!;
+        if (v !== v) continue;
+        hist.observe({ series: b.timerNames[k]! }, v);
+        tx.inc({ turret, series: b.timerNames[k]! });
+      }
+    }
+  };
+}
+
+const rows: string[] = [];
+for (const [label, size, withTimer] of [
+  ['batches of 2000, no timer', 2000, false],
+  ['batches of 2000, 1 custom timer', 2000, true],
+  ['legacy: 1 result per message', 1, false],
+] as const) {
+  const batches = Array.from({ length: Math.max(1, 400_000 / size) }, () => makeBatch(size, withTimer));
+  const ours = new HqMetrics();
+  const a = nsPerResult(batches, (b) => ours.observeBatch(b, b.turretName));
+  const b = nsPerResult(batches, promClientPerResult());
+  rows.push(`| ${label} | ${a.toFixed(1)} | ${b.toFixed(1)} | ${(b / a).toFixed(1)}x |`);
+}
+console.log('| workload | HqMetrics.observeBatch ns/result | prom-client per result ns/result | ratio |');
+console.log('|---|---|---|---|');
+for (const r of rows) console.log(r);
