@@ -1,0 +1,305 @@
+// The HQ: binds the orders PUB and the results PULL, runs the socket loop, and drives one run
+// through its lifecycle. `oct run` (local) and `oct hq` (Kubernetes) both build on this class.
+import { hostname } from 'node:os';
+import * as zmq from 'zeromq';
+import { type Clock, systemClock } from '../common/clock.ts';
+import type { Logger } from '../common/log.ts';
+import type { ProjectConfig } from '../protocol/config.ts';
+import type { MalformedKind, TurretState } from '../protocol/incoming.ts';
+import { orders } from '../protocol/orders.ts';
+import { ResultWriter } from '../store/result-writer.ts';
+import type { RunInfo, Store } from '../store/types.ts';
+import { Broadcaster } from './broadcaster.ts';
+import { Ingest, type ResultSink } from './ingest.ts';
+import { Lifecycle, type Progress } from './lifecycle.ts';
+import { LiveStats, type LiveSnapshot } from './live-stats.ts';
+import { type HqMetricsHooks, noMetrics, type WriterStats } from './metrics-hooks.ts';
+import { SequenceTracker } from './sequence-tracker.ts';
+import { StatusRecorder } from './status-recorder.ts';
+import { TurretRegistry } from './turret-registry.ts';
+
+export type { Progress } from './lifecycle.ts';
+
+export interface HqOptions {
+  config: ProjectConfig;
+  store: Store;
+  runName: string;
+  log: Logger;
+  clock?: Clock;
+  /** Default '0.0.0.0'; local runs pass '127.0.0.1'. */
+  bindHost?: string;
+  /** Where the ResultWriter spills when the store falls behind. */
+  spillDir: string;
+  metrics?: HqMetricsHooks;
+  /** Called about once a second, and on every phase change. */
+  onProgress?: (p: Progress) => void;
+  /** How long the store writer may take to catch up after the run (default 120 s). */
+  drainTimeoutMs?: number;
+  /** Live series cap: custom timer names beyond it share the "other" live series (default 100). */
+  maxTimerSeries?: number;
+}
+
+export interface TurretSummary {
+  uuid: string;
+  name: string;
+  state: TurretState;
+  oct: boolean;
+  results: number;
+  joinedAt: Date;
+  leftAt: Date | null;
+}
+
+export interface RunOutcome {
+  runId: number;
+  state: 'finished' | 'failed';
+  error: string | null;
+  startedAt: Date | null;
+  endedAt: Date;
+  transactions: number;
+  errors: number;
+  malformed: Record<MalformedKind, number>;
+  duplicates: number;
+  missingBatches: number;
+  /** Results that arrived after the run finished (not stored). */
+  lateResults: number;
+  /** True when this HQ adopted a run a previous HQ left running. */
+  resumed: boolean;
+  turrets: TurretSummary[];
+  writer: WriterStats;
+}
+
+export interface HqStatus {
+  runId: number;
+  runName: string;
+  progress: Progress;
+  live: LiveSnapshot;
+  turrets: TurretSummary[];
+  malformed: Record<MalformedKind, number>;
+  duplicates: number;
+  missingBatches: number;
+  writer: WriterStats;
+  endpoints: Hq['endpoints'];
+}
+
+/** libzmq drops a peer's connection above this; set above max_message_bytes so we count first. */
+export function hardMessageCap(maxMessageBytes: number): number {
+  return Math.min(maxMessageBytes * 2 + 1024 * 1024, 2 ** 31 - 1);
+}
+
+function portOf(endpoint: string): number {
+  const m = /:(\d+)$/.exec(endpoint);
+  if (!m) throw new Error(`cannot read the port of ZeroMQ endpoint ${endpoint}`);
+  return Number(m[1]);
+}
+
+async function adoptOrCreateRun(opts: HqOptions, log: Logger): Promise<{ run: RunInfo; resumed: boolean }> {
+  const found = await opts.store.findUnfinishedRun(opts.runName);
+  if (found && (found.state === 'running' || found.state === 'draining')) return { run: found, resumed: true };
+  // A run left waiting never started: this HQ waits for turrets again under the same id.
+  if (found) {
+    log.info('adopting a run that never started', { runId: found.id });
+    return { run: found, resumed: false };
+  }
+  const run = await opts.store.createRun({ name: opts.runName, config: opts.config, hqId: `${hostname()}:${process.pid}` });
+  return { run, resumed: false };
+}
+
+export class Hq {
+  readonly endpoints: { publish: string; results: string; publishPort: number; resultsPort: number };
+  readonly runId: number;
+  readonly resumed: boolean;
+  private closed = false;
+  private runPromise: Promise<RunOutcome> | null = null;
+  private readonly loop: Promise<void>;
+
+  private constructor(
+    private readonly opts: HqOptions,
+    private readonly pub: zmq.Publisher,
+    private readonly pull: zmq.Pull,
+    private readonly parts: {
+      log: Logger;
+      registry: TurretRegistry;
+      seq: SequenceTracker;
+      ingest: Ingest;
+      live: LiveStats;
+      sink: ResultSink;
+      recorder: StatusRecorder;
+      lifecycle: Lifecycle;
+      broadcaster: Broadcaster;
+    },
+    run: RunInfo,
+    resumed: boolean,
+  ) {
+    this.runId = run.id;
+    this.resumed = resumed;
+    const publish = pub.lastEndpoint!;
+    const results = pull.lastEndpoint!;
+    this.endpoints = { publish, results, publishPort: portOf(publish), resultsPort: portOf(results) };
+    this.loop = this.socketLoop();
+  }
+
+  /** Creates (or adopts) the run, binds both sockets and starts taking statuses. */
+  static async bind(opts: HqOptions): Promise<Hq> {
+    const log = opts.log.child('hq');
+    const clock = opts.clock ?? systemClock;
+    const metrics = opts.metrics ?? noMetrics;
+    const { config, store } = opts;
+    const { run, resumed } = await adoptOrCreateRun(opts, log);
+
+    const host = opts.bindHost ?? '0.0.0.0';
+    const pub = new zmq.Publisher({ linger: 1000 });
+    const pull = new zmq.Pull({ maxMessageSize: hardMessageCap(config.max_message_bytes), receiveHighWaterMark: 10_000 });
+    try {
+      await pub.bind(`tcp://${host}:${config.publish_port || '*'}`);
+      await pull.bind(`tcp://${host}:${config.rc_port || '*'}`);
+    } catch (err) {
+      pub.close();
+      pull.close();
+      throw new Error(`could not bind the HQ sockets on ${host} (publish_port ${config.publish_port}, rc_port ${config.rc_port}): ${(err as Error).message}`);
+    }
+
+    const recorder = new StatusRecorder(store, run.id, log.child('status'));
+    const registry = new TurretRegistry({ clock, silenceTimeoutMs: config.turret_silence_timeout * 1000, onChange: (c) => recorder.change(c) });
+    const seq = new SequenceTracker();
+    const live = new LiveStats({ clock, maxTimerSeries: opts.maxTimerSeries });
+    const sink: ResultSink = new ResultWriter(store, run.id, { spillDir: opts.spillDir, log: log.child('writer') });
+    const broadcaster = new Broadcaster(pub, log);
+    let lifecycle: Lifecycle | null = null;
+    const ingest = new Ingest({
+      clock,
+      log: log.child('ingest'),
+      registry,
+      seq,
+      live,
+      sink,
+      metrics,
+      maxMessageBytes: config.max_message_bytes,
+      onStatus: (entry, status, isNew) => {
+        recorder.touch(entry, clock.monotonic());
+        lifecycle?.onStatus(entry, status, isNew);
+      },
+    });
+    lifecycle = new Lifecycle({
+      config,
+      store,
+      run,
+      resumed,
+      clock,
+      log,
+      registry,
+      seq,
+      ingest,
+      live,
+      sink,
+      recorder,
+      broadcaster,
+      metrics,
+      onProgress: opts.onProgress,
+      drainTimeoutMs: opts.drainTimeoutMs ?? 120_000,
+    });
+    recorder.start();
+    const hq = new Hq(opts, pub, pull, { log, registry, seq, ingest, live, sink, recorder, lifecycle, broadcaster }, run, resumed);
+    // One request at bind; turrets that connect later announce themselves (legacy ones every 2 s).
+    void broadcaster.send(orders.statusRequest());
+    log.info('HQ bound', { runId: run.id, resumed, publish: hq.endpoints.publish, results: hq.endpoints.results });
+    return hq;
+  }
+
+  /** Runs the test to its end; an abort stops early but still drains and finishes. */
+  run(signal?: AbortSignal): Promise<RunOutcome> {
+    this.runPromise ??= this.parts.lifecycle.run(signal).then((r) => ({
+      runId: this.runId,
+      state: r.state,
+      error: r.error,
+      startedAt: r.startedAt,
+      endedAt: r.endedAt,
+      transactions: this.parts.live.transactions,
+      errors: this.parts.live.errors,
+      malformed: { ...this.parts.ingest.malformed },
+      duplicates: this.parts.seq.duplicates,
+      missingBatches: this.parts.seq.missingBatches,
+      lateResults: this.parts.ingest.late,
+      resumed: this.resumed,
+      turrets: this.turretSummaries(),
+      writer: this.parts.sink.stats(),
+    }));
+    return this.runPromise;
+  }
+
+  progress(): Progress {
+    return this.parts.lifecycle.progress();
+  }
+
+  /** What /status serves. */
+  status(): HqStatus {
+    return {
+      runId: this.runId,
+      runName: this.opts.runName,
+      progress: this.progress(),
+      live: this.parts.live.snapshot(),
+      turrets: this.turretSummaries(),
+      malformed: { ...this.parts.ingest.malformed },
+      duplicates: this.parts.seq.duplicates,
+      missingBatches: this.parts.seq.missingBatches,
+      writer: this.parts.sink.stats(),
+      endpoints: this.endpoints,
+    };
+  }
+
+  /** Sockets bound and the store answering: what /readyz reports. */
+  async ready(timeoutMs = 2000): Promise<{ ok: boolean; detail: string }> {
+    if (this.closed) return { ok: false, detail: 'HQ closed' };
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        this.opts.store.sql.query('SELECT 1'),
+        new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer in ${timeoutMs} ms`)), timeoutMs))),
+      ]);
+      return { ok: true, detail: 'sockets bound, store reachable' };
+    } catch (err) {
+      return { ok: false, detail: `store unreachable: ${(err as Error).message}` };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Closes the sockets and flushes pending status writes; the store stays open (the caller owns it). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.pull.close();
+    this.pub.close();
+    await this.loop;
+    await this.parts.recorder.close();
+    if (!this.runPromise) await this.parts.sink.drain(5_000);
+  }
+
+  private turretSummaries(): TurretSummary[] {
+    return this.parts.registry.list().map((e) => ({
+      uuid: e.uuid,
+      name: e.name,
+      state: e.state,
+      oct: e.oct,
+      results: e.results,
+      joinedAt: new Date(e.joinedAt),
+      leftAt: e.leftAt === null ? null : new Date(e.leftAt),
+    }));
+  }
+
+  private async socketLoop(): Promise<void> {
+    const { ingest, log } = this.parts;
+    let internalErrors = 0;
+    try {
+      for await (const frames of this.pull) {
+        try {
+          ingest.handle(frames);
+        } catch (err) {
+          // A bug in handling one message must not end the test; say it loudly once.
+          if (internalErrors++ === 0) log.error('internal error handling a message (further ones counted)', { error: err as Error, stack: (err as Error).stack ?? '' });
+        }
+      }
+    } catch (err) {
+      if (!this.closed) log.error('results socket loop ended', { error: err as Error });
+    }
+  }
+}
