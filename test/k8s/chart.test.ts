@@ -1,0 +1,134 @@
+// The chart through the real helm binary: lint, render every example, validate every object
+// offline against the Kubernetes API types, and check the schema's refusals.
+import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { CHART_DIR } from '../../deploy/chart.ts';
+import { helm } from './helm-tool.ts';
+import { type Manifest, parseManifests, validateManifest } from './manifests.ts';
+
+const EXAMPLES = join(CHART_DIR, '..', '..', 'k8s-examples');
+const exampleFiles = readdirSync(EXAMPLES).filter((f) => /^values-.*\.yaml$/.test(f)).map((f) => join(EXAMPLES, f));
+const minimal = ['--set', 'turrets[0].name=nav_1', '--set', 'turrets[0].canons=2', '--set', 'turrets[0].script=s/a.ts', '--set', 'files[0].path=s/a.ts', '--set', 'files[0].content=x'];
+
+function template(args: string[]): Manifest[] {
+  const r = helm(['template', 'demo', CHART_DIR, '--namespace', 'load', ...args]);
+  assert.equal(r.code, 0, r.stderr);
+  return parseManifests(r.stdout);
+}
+
+async function assertValid(ms: Manifest[]) {
+  const problems = (await Promise.all(ms.map(validateManifest))).flat();
+  assert.deepEqual(problems, []);
+}
+
+const podSpecs = (ms: Manifest[]) =>
+  ms.flatMap((m) => {
+    const spec = m.spec as { template?: { spec: PodSpec } } | undefined;
+    return spec?.template ? [{ name: `${m.kind}/${m.metadata.name}`, pod: spec.template.spec }] : [];
+  });
+interface Container { name: string; securityContext?: Record<string, unknown>; resources?: { requests?: unknown; limits?: unknown }; volumeMounts?: { mountPath: string }[] }
+interface PodSpec { securityContext?: { runAsNonRoot?: boolean }; containers: Container[]; initContainers?: Container[] }
+
+describe('chart', () => {
+  it('passes helm lint --strict with defaults and every example', () => {
+    for (const f of [undefined, ...exampleFiles]) {
+      const r = helm(['lint', '--strict', CHART_DIR, ...(f ? ['--values', f] : [])]);
+      assert.equal(r.code, 0, `${f}: ${r.stdout}${r.stderr}`);
+    }
+  });
+
+  for (const f of exampleFiles) {
+    it(`renders valid objects for ${f.split('/').pop()}`, async () => {
+      const ms = template(['--values', f]);
+      assert.ok(ms.length >= 8);
+      await assertValid(ms);
+    });
+  }
+
+  it('renders valid objects with every optional part on', async () => {
+    const ms = template([...minimal, '--set', 'metrics.serviceMonitor.enabled=true', '--set', 'metrics.podMonitor.enabled=true', '--set', 'turretsRequirements[0]=left-pad@1', '--set', 'files[1].path=bin/x.dat', '--set', 'files[1].base64=AP8=']);
+    await assertValid(ms);
+    assert.ok(ms.some((m) => m.kind === 'ServiceMonitor') && ms.some((m) => m.kind === 'PodMonitor'));
+  });
+
+  it('every container is non-root, read-only, with resources and a writable /tmp', () => {
+    for (const { name, pod } of podSpecs(template(minimal))) {
+      assert.equal(pod.securityContext?.runAsNonRoot, true, name);
+      for (const c of [...pod.containers, ...(pod.initContainers ?? [])]) {
+        assert.equal(c.securityContext?.readOnlyRootFilesystem, true, `${name}/${c.name}`);
+        assert.equal(c.securityContext?.allowPrivilegeEscalation, false, `${name}/${c.name}`);
+        assert.ok(c.resources?.requests && c.resources?.limits, `${name}/${c.name} resources`);
+      }
+      for (const c of pod.containers) assert.ok(c.volumeMounts?.some((v) => v.mountPath === '/tmp'), `${name}/${c.name} /tmp`);
+    }
+  });
+
+  it('gives each turret a Deployment with its replicas, a DNS-safe name and the HQ Service address', () => {
+    const ms = template(['--values', join(EXAMPLES, 'values-large.yaml'), '--set', 'turrets[0].name=Big_One.x']);
+    const turrets = ms.filter((m) => m.kind === 'Deployment' && m.metadata.labels?.['app.kubernetes.io/component'] === 'turret');
+    assert.deepEqual(turrets.map((m) => [m.metadata.name, (m.spec as { replicas: number }).replicas, m.metadata.labels?.['oct/turret']]), [
+      ['demo-oct-turret-big-one-x', 20, 'Big_One.x'],
+      ['demo-oct-turret-search', 15, 'search'],
+      ['demo-oct-turret-checkout', 5, 'checkout'],
+    ]);
+    const cm = ms.find((m) => m.kind === 'ConfigMap' && m.metadata.name === 'demo-oct-turrets') as Manifest & { data: Record<string, string> };
+    const cfg = JSON.parse(cm.data['Big_One.x.json']);
+    assert.deepEqual(
+      { address: cfg.hq_address, pub: cfg.hq_publisher, rc: cfg.hq_rc, script: cfg.script, canons: cfg.canons, rampup: cfg.rampup },
+      { address: 'demo-oct-hq.load.svc', pub: 5000, rc: 5001, script: '/app/project/files/test_scripts/browse.ts', canons: 50, rampup: 120 },
+    );
+    const hq = ms.find((m) => m.kind === 'Deployment' && m.metadata.name === 'demo-oct-hq') as Manifest & { spec: { replicas: number; strategy: { type: string } } };
+    assert.deepEqual([hq.spec.replicas, hq.spec.strategy.type], [1, 'Recreate']);
+    const hqCfg = JSON.parse((ms.find((m) => m.metadata.name === 'demo-oct-hq' && m.kind === 'ConfigMap') as unknown as { data: Record<string, string> }).data['config.json']);
+    assert.equal(hqCfg.min_turrets, 40);
+    assert.equal(hqCfg.turrets.length, 3);
+  });
+
+  it('rolls the turret pods when a script changes, not otherwise', () => {
+    const checksum = (content: string) => {
+      const d = template([...minimal, '--set', `files[0].content=${content}`]).find((m) => m.metadata.name === 'demo-oct-turret-nav-1') as unknown as {
+        spec: { template: { metadata: { annotations: Record<string, string> } } };
+      };
+      return d.spec.template.metadata.annotations['checksum/files'];
+    };
+    assert.equal(checksum('one'), checksum('one'));
+    assert.notEqual(checksum('one'), checksum('two'));
+  });
+
+  it('lets only the turrets reach the PUB and PULL ports', () => {
+    const np = template(minimal).find((m) => m.kind === 'NetworkPolicy' && m.metadata.name === 'demo-oct-hq') as unknown as {
+      spec: { ingress: { from?: { podSelector: { matchLabels: Record<string, string> } }[]; ports: { port: number }[] }[] };
+    };
+    const zmq = np.spec.ingress.find((r) => r.ports.some((p) => p.port === 5000))!;
+    assert.deepEqual(zmq.ports.map((p) => p.port), [5000, 5001]);
+    assert.equal(zmq.from?.[0].podSelector.matchLabels['app.kubernetes.io/component'], 'turret');
+  });
+
+  it('uses the external database Secret and renders no Postgres', () => {
+    const ms = template(['--values', join(EXAMPLES, 'values-external-postgres.yaml')]);
+    assert.ok(!ms.some((m) => m.kind === 'StatefulSet'));
+    const hq = podSpecs(ms).find((p) => p.name === 'Deployment/demo-oct-hq')!.pod.containers[0] as unknown as { env: { name: string; valueFrom?: { secretKeyRef: { name: string; key: string } } }[] };
+    assert.deepEqual(hq.env.find((e) => e.name === 'OCT_DATABASE_URL')?.valueFrom?.secretKeyRef, { name: 'oct-database', key: 'url' });
+  });
+
+  const refusals: [string, string[], RegExp][] = [
+    ['a port out of range', ['--set', 'hq.ports.rc=70000'], /\/hq\/ports\/rc': maximum: got 70,000, want 65,535/],
+    ['an unknown top-level key', ['--set', 'turret.replicas=2'], /additional properties 'turret' not allowed/],
+    ['a turret without canons', ['--set', 'turrets[0].name=a', '--set', 'turrets[0].script=a.ts'], /\/turrets\/0': missing property 'canons'/],
+    ['zero canons', [...minimal, '--set', 'turrets[0].canons=0'], /\/turrets\/0\/canons': minimum: got 0, want 1/],
+    ['a bad turret name', [...minimal, '--set', 'turrets[0].name=-x'], /\/turrets\/0\/name': '-x' does not match pattern/],
+    ['external database without a Secret', ['--set', 'database.mode=external'], /\/database\/external\/existingSecret': minLength: got 0, want 1/],
+    ['an unknown database mode', ['--set', 'database.mode=sqlite'], /\/database\/mode': value must be one of 'builtin', 'external'/],
+    ['turrets inside config', ['--set', 'config.turrets[0].name=a'], /\/config\/turrets'/],
+    ['a script missing from files', ['--set', 'turrets[0].name=a', '--set', 'turrets[0].canons=1', '--set', 'turrets[0].script=gone.ts'], /turret "a" needs "gone.ts", which is not in `files`/],
+  ];
+  for (const [what, args, message] of refusals) {
+    it(`refuses ${what} with a clear message`, () => {
+      const r = helm(['template', 'demo', CHART_DIR, ...args]);
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, message);
+    });
+  }
+});
