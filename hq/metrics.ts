@@ -100,7 +100,10 @@ export class HqMetrics implements HqMetricsHooks {
   private readonly bounds: Float64Array;
 
   private readonly seriesNames: string[] = [SERIES_ALL];
+  /** Series label → index. */
   private readonly seriesIndex = new Map<string, number>([[SERIES_ALL, 0]]);
+  /** Custom timer name → series index (names past the cap and reserved names differ from their label). */
+  private readonly timerSeries = new Map<string, number>();
   private readonly hist: BucketCounts[];
   private readonly turrets = new Map<string, TurretCounters>();
   private readonly rate: RateWindow;
@@ -251,7 +254,7 @@ export class HqMetrics implements HqMetricsHooks {
   // ---- label bounding ----------------------------------------------------------------------------
 
   private seriesFor(timer: string): number {
-    let s = this.seriesIndex.get(timer);
+    let s = this.timerSeries.get(timer);
     if (s !== undefined) return s;
     // A custom timer named like a reserved series gets a prefix instead of merging into it.
     const label = timer === SERIES_ALL || timer === SERIES_OTHER ? `timer_${timer}` : timer;
@@ -265,7 +268,7 @@ export class HqMetrics implements HqMetricsHooks {
         this.log.warn('custom timer series cap reached; further timer names are counted as series="other"', { timer, cap: this.maxTimerSeries });
       }
     }
-    this.seriesIndex.set(timer, s);
+    this.timerSeries.set(timer, s);
     return s;
   }
 
