@@ -1,0 +1,50 @@
+import type { CommandModule } from 'yargs';
+import { systemClock } from '../../common/clock.ts';
+import { runTurretProcess } from '../../turret/process.ts';
+import { loggerFromArgs } from '../logger-from-args.ts';
+
+interface Args {
+  config?: string;
+  tar?: string;
+  'hq-address'?: string;
+  'hq-publisher'?: number;
+  'hq-rc'?: number;
+  install: boolean;
+  uuid?: string;
+  verbose?: boolean | number;
+}
+
+export const turretCommand: CommandModule<object, Args> = {
+  command: 'turret',
+  describe: 'Run a turret: connect to the HQ, wait for its orders, fire the canons',
+  builder: (y) =>
+    y
+      .option('config', { type: 'string', describe: 'Turret config JSON (name, canons, rampup, script, hq_address, hq_publisher, hq_rc); the script path is relative to it' })
+      .option('tar', { type: 'string', describe: 'A packed turret from `oct pack-turrets` (extracted to a temp dir and run)' })
+      .option('hq-address', { type: 'string', describe: "Override the config's hq_address" })
+      .option('hq-publisher', { type: 'number', describe: "Override hq_publisher (the HQ's PUB port)" })
+      .option('hq-rc', { type: 'number', describe: "Override hq_rc (the HQ's PULL port)" })
+      .option('install', { type: 'boolean', default: true, describe: "With --tar: npm install the archive's dependencies (turrets_requirements) first" })
+      .option('uuid', { type: 'string', describe: 'Turret uuid (default: a random one per process)' })
+      .conflicts('config', 'tar')
+      .check((a) => {
+        if (!a.config && !a.tar) throw new Error('name a turret config (--config FILE) or a packed turret (--tar FILE)');
+        return true;
+      })
+      .example('$0 turret --tar navigation.tar --hq-address 10.0.0.5', 'Run a packed turret against a remote HQ')
+      .example('$0 turret --config turret.json -v', 'Run a turret from a config file, logging its progress')
+      .epilog('SIGTERM or SIGINT stops gracefully: in-flight iterations finish, results are flushed and a final status is sent. Exit codes: 0 ok, 2 invalid config, 3 aborted (script missing, broken or throwing in its constructor).'),
+  handler: async (args) => {
+    process.exitCode = await runTurretProcess({
+      config: args.config,
+      tar: args.tar,
+      hqAddress: args['hq-address'],
+      hqPublisher: args['hq-publisher'],
+      hqRc: args['hq-rc'],
+      install: args.install,
+      uuid: args.uuid,
+      clock: systemClock,
+      log: loggerFromArgs(args),
+    });
+  },
+};

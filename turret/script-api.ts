@@ -1,0 +1,42 @@
+// What a transaction script sees: the shape of its Transaction class and the context each canon
+// hands it. Re-exported by the package entry (index.ts) so scripts `import { BaseTransaction } from 'oct'`.
+import type { Logger } from '../common/log.ts';
+import type { HttpClient } from './http-client.ts';
+
+export interface TransactionContext {
+  turret: { name: string; uuid: string };
+  /** This canon's index, 0-based. */
+  canon: number;
+  /** The HQ's transaction context (set_transaction_context), live: later updates show up here. */
+  readonly data: Record<string, unknown>;
+  /** HTTP client on the turret's keep-alive pool; `{ timer: 'name' }` records a custom timer. */
+  http: HttpClient;
+  /** Times an async block into the current iteration's customTimers (seconds), returns its value. */
+  timer<T>(name: string, fn: () => T | Promise<T>): Promise<T>;
+  log: Logger;
+}
+
+/** The shape the turret runs. setup/tearDown are not part of scriptrun_time. */
+export interface Transaction {
+  /** Seconds per name; the turret gives every iteration a fresh object. */
+  customTimers: Record<string, number>;
+  setup?(): unknown;
+  run(): unknown;
+  tearDown?(): unknown;
+  /** The original Python spelling, accepted too. */
+  tear_down?(): unknown;
+}
+
+export type TransactionClass = new (ctx: TransactionContext) => Transaction;
+
+/**
+ * A convenient base: keeps `ctx`, has `customTimers`, and no-op setup/tearDown. Each canon builds
+ * one instance and reuses it for every iteration, so fields set in the constructor persist.
+ */
+export abstract class BaseTransaction implements Transaction {
+  customTimers: Record<string, number> = {};
+  constructor(protected readonly ctx: TransactionContext) {}
+  async setup(): Promise<void> {}
+  abstract run(): unknown;
+  async tearDown(): Promise<void> {}
+}
