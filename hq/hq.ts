@@ -7,7 +7,6 @@ import type { Logger } from '../common/log.ts';
 import type { ProjectConfig } from '../protocol/config.ts';
 import type { MalformedKind, TurretState } from '../protocol/incoming.ts';
 import { orders } from '../protocol/orders.ts';
-import { ResultWriter } from '../store/result-writer.ts';
 import type { RunInfo, Store } from '../store/types.ts';
 import { Broadcaster } from './broadcaster.ts';
 import { Ingest, type ResultSink } from './ingest.ts';
@@ -37,6 +36,8 @@ export interface HqOptions {
   drainTimeoutMs?: number;
   /** Live series cap: custom timer names beyond it share the "other" live series (default 100). */
   maxTimerSeries?: number;
+  /** Replaces the store's ResultWriter (tests, benchmarks comparing writers). */
+  createSink?: (store: Store, runId: number, opts: { spillDir: string; log: Logger }) => ResultSink;
 }
 
 export interface TurretSummary {
@@ -110,6 +111,7 @@ export class Hq {
   readonly resumed: boolean;
   private closed = false;
   private runPromise: Promise<RunOutcome> | null = null;
+  private readonly closing = new AbortController();
   private readonly loop: Promise<void>;
 
   private constructor(
@@ -162,7 +164,8 @@ export class Hq {
     const registry = new TurretRegistry({ clock, silenceTimeoutMs: config.turret_silence_timeout * 1000, onChange: (c) => recorder.change(c) });
     const seq = new SequenceTracker();
     const live = new LiveStats({ clock, maxTimerSeries: opts.maxTimerSeries });
-    const sink: ResultSink = new ResultWriter(store, run.id, { spillDir: opts.spillDir, log: log.child('writer') });
+    const writerOpts = { spillDir: opts.spillDir, log: log.child('writer') };
+    const sink: ResultSink = opts.createSink ? opts.createSink(store, run.id, writerOpts) : new (await import('../store/result-writer.ts')).ResultWriter(store, run.id, writerOpts);
     const broadcaster = new Broadcaster(pub, log);
     let lifecycle: Lifecycle | null = null;
     const ingest = new Ingest({
@@ -207,7 +210,8 @@ export class Hq {
 
   /** Runs the test to its end; an abort stops early but still drains and finishes. */
   run(signal?: AbortSignal): Promise<RunOutcome> {
-    this.runPromise ??= this.parts.lifecycle.run(signal).then((r) => ({
+    const stop = signal ? AbortSignal.any([signal, this.closing.signal]) : this.closing.signal;
+    this.runPromise ??= this.parts.lifecycle.run(stop).then((r) => ({
       runId: this.runId,
       state: r.state,
       error: r.error,
@@ -263,9 +267,16 @@ export class Hq {
     }
   }
 
-  /** Closes the sockets and flushes pending status writes; the store stays open (the caller owns it). */
+  /**
+   * Closes the sockets and flushes pending status writes; the store stays open (the caller owns
+   * it). A run still in progress is stopped first, as an abort would (drained, finished).
+   */
   async close(): Promise<void> {
     if (this.closed) return;
+    if (this.runPromise) {
+      this.closing.abort();
+      await this.runPromise.catch((err) => this.parts.log.error('run ended with an error', { error: err as Error }));
+    }
     this.closed = true;
     this.pull.close();
     this.pub.close();

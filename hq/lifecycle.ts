@@ -54,6 +54,7 @@ export interface LifecycleDeps {
 const TICK_MS = 100;
 const STATUS_REQUEST_EVERY_MS = 5_000;
 const PROBE_EVERY_MS = 3_000;
+const START_DEDUPE_MS = 200;
 const RESTART_EVERY_MS = 1_500;
 const LEGACY_QUIET_MS = 1_000;
 const ANY_QUIET_MS = 300;
@@ -102,7 +103,8 @@ export class Lifecycle {
       if (!this.started.has(entry.uuid) && this.startedMono !== null && mono - this.startedMono > 500) {
         log.info('starting a turret that joined after the start', { turret: entry.name, uuid: entry.uuid });
       }
-      if (mono - this.lastStartMono >= RESTART_EVERY_MS) this.broadcastStart();
+      // A burst of statuses shares one broadcast; one that misses it is covered by the tick.
+      if (mono - this.lastStartMono >= START_DEDUPE_MS) void this.broadcastStart();
       this.started.add(entry.uuid);
     }
   }
@@ -177,9 +179,17 @@ export class Lifecycle {
         return;
       }
       this.watchLiveness();
+      this.restartIdleTurrets();
       this.report();
       await sleep(Math.min(TICK_MS, Math.max(1, endMono - this.d.clock.monotonic())));
     }
+  }
+
+  /** Turrets still idle while the test runs missed `start` (or joined in a burst): send it again. */
+  private restartIdleTurrets(): void {
+    const mono = this.d.clock.monotonic();
+    if (mono - this.lastStartMono < RESTART_EVERY_MS) return;
+    if (this.d.registry.list().some((e) => e.state === 'ready')) void this.broadcastStart();
   }
 
   /** Every turret aborted or was killed (a lost one may come back, so it does not count). */

@@ -1,0 +1,139 @@
+// Fake turrets for the HQ's tests: real ZeroMQ PUSH/SUB sockets speaking the wire protocol, either
+// as a legacy Python turret (JSON statuses, one JSON result per message) or as oct's turret (oct
+// statuses with seq, binary batches). Nothing here is mocked; only the canons are missing.
+import { randomUUID } from 'node:crypto';
+import * as zmq from 'zeromq';
+import { encodeBinaryBatch } from '../protocol/binary-batch.ts';
+import { type ResultRow, ResultBatchBuilder } from '../protocol/results.ts';
+import { encodeStatus, type StatusFields } from '../protocol/status.ts';
+
+export interface FakeTurretOptions {
+  name: string;
+  oct: boolean;
+  uuid?: string;
+  canons?: number;
+}
+
+export class FakeTurret {
+  readonly uuid: string;
+  readonly orders: string[] = [];
+  seq = 0;
+  private readonly push = new zmq.Push({ linger: 2000, sendHighWaterMark: 100_000 });
+  private readonly sub = new zmq.Subscriber();
+  private readonly waiters: (() => void)[] = [];
+  private closed = false;
+
+  private constructor(readonly opts: FakeTurretOptions) {
+    this.uuid = opts.uuid ?? randomUUID();
+  }
+
+  static async connect(endpoints: { publishPort: number; resultsPort: number }, opts: FakeTurretOptions): Promise<FakeTurret> {
+    const t = new FakeTurret(opts);
+    t.sub.subscribe('');
+    t.sub.connect(`tcp://127.0.0.1:${endpoints.publishPort}`);
+    t.push.connect(`tcp://127.0.0.1:${endpoints.resultsPort}`);
+    void t.readOrders();
+    return t;
+  }
+
+  /** Status in the sender's dialect; oct statuses carry the last batch seq. */
+  async status(status: StatusFields['status'] | string, extra: Record<string, unknown> = {}): Promise<void> {
+    const canons = this.opts.canons ?? 2;
+    if (this.opts.oct) {
+      const fields: StatusFields = { uuid: this.uuid, name: this.opts.name, status: status as StatusFields['status'], canons, rampup: 0, script: 'v_user.ts', lastSeq: this.seq, canonsRunning: status === 'running' ? canons : 0 };
+      await this.push.send(JSON.stringify({ ...JSON.parse(encodeStatus(fields)), ...extra }));
+    } else {
+      await this.push.send(JSON.stringify({ turret: this.opts.name, status, uuid: this.uuid, rampup: 0, script: 'v_user.py', cannons: canons, ...extra }));
+    }
+  }
+
+  /** A legacy single result, exactly as the Python turret sends it (no turret_name). */
+  async legacyResult(r: Partial<ResultRow> = {}): Promise<void> {
+    await this.push.send(
+      JSON.stringify({ elapsed: r.elapsed ?? 1.5, epoch: r.epoch ?? Math.floor(Date.now() / 1000), scriptrun_time: r.scriptrunTime ?? 0.01, error: r.error ?? '', custom_timers: r.customTimers ?? {} }),
+    );
+  }
+
+  /** One binary batch of `n` results (seq advances unless given). */
+  async batch(n: number, opts: { seq?: number; error?: string; timers?: Record<string, number> } = {}): Promise<number> {
+    const b = new ResultBatchBuilder();
+    for (let i = 0; i < n; i++) b.add({ elapsed: i * 0.001, epoch: Date.now() / 1000, scriptrunTime: 0.005 + (i % 10) * 0.001, error: opts.error && i % 2 ? opts.error : null, customTimers: opts.timers ?? {} });
+    const seq = opts.seq ?? ++this.seq;
+    if (opts.seq === undefined) this.seq = seq;
+    await this.push.send(encodeBinaryBatch(b.build({ turretUuid: this.uuid, turretName: this.opts.name, seq }), { uuid: this.uuid, turret: this.opts.name, seq }));
+    return seq;
+  }
+
+  async raw(frames: (string | Buffer)[]): Promise<void> {
+    await this.push.send(frames);
+  }
+
+  commands(): string[] {
+    return this.orders.map((o) => (JSON.parse(o.slice(o.indexOf('{'))) as { command: string }).command);
+  }
+
+  async waitForOrder(command: string, timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.commands().includes(command)) {
+      if (Date.now() > deadline) throw new Error(`${this.opts.name}: no "${command}" order within ${timeoutMs} ms (got: ${this.commands().join(', ')})`);
+      await new Promise<void>((r) => {
+        this.waiters.push(r);
+        setTimeout(r, 50);
+      });
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.sub.close();
+    this.push.close();
+  }
+
+  private async readOrders(): Promise<void> {
+    try {
+      for await (const [frame] of this.sub) {
+        this.orders.push(frame!.toString('utf8'));
+        for (const w of this.waiters.splice(0)) w();
+      }
+    } catch {
+      // closed
+    }
+  }
+}
+
+export async function until(cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/**
+ * A plain serial writer for tests written before the store's ResultWriter existed: enqueue never
+ * blocks, writes run one at a time. Not a replacement for the real writer (no spill, no bound).
+ */
+export function simpleSink(store: import('../store/types.ts').Store, runId: number): import('./ingest.ts').ResultSink {
+  type Batch = import('../protocol/results.ts').ResultBatch;
+  let queue: Batch[] = [];
+  let written = 0;
+  let running: Promise<void> | null = null;
+  const pump = async (): Promise<void> => {
+    while (queue.length) {
+      const batches = queue;
+      queue = [];
+      written += await store.writeResults(runId, batches);
+    }
+  };
+  return {
+    enqueue(batch, meta) {
+      queue.push({ ...batch, turretUuid: meta.turretUuid, turretName: meta.turretName });
+      running ??= pump().finally(() => (running = null));
+    },
+    stats: () => ({ queuedRows: queue.reduce((n, b) => n + b.count, 0), spilledRows: 0, writtenRows: written, inFlightRows: 0, lagSeconds: 0, failedWrites: 0 }),
+    async drain() {
+      while (running) await running;
+    },
+  };
+}
