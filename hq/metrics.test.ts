@@ -39,7 +39,7 @@ test('counts transactions, errors and histogram buckets per turret and series', 
 
 test('custom timer names past the cap share series="other"; reserved names are prefixed', async () => {
   const log = memoryLogger();
-  const m = new HqMetrics({ maxTimerSeries: 3, logger: log });
+  const m = new HqMetrics({ maxTimerSeries: 3, log: log });
   m.observeBatch(webBatch({ n: 10, turret: 't', timers: ['a', 'b', 'all', 'c', 'd'] }), 't');
   const e = parseExposition(await m.metricsText());
   const series = [...e.keys()].filter((k) => k.startsWith('oct_transaction_duration_seconds_count')).map((k) => /series="([^"]+)"/.exec(k)![1]);
@@ -50,7 +50,7 @@ test('custom timer names past the cap share series="other"; reserved names are p
 });
 
 test('turret names past the cap share turret="other"', async () => {
-  const m = new HqMetrics({ maxTurrets: 2, logger: memoryLogger() });
+  const m = new HqMetrics({ maxTurrets: 2, log: memoryLogger() });
   for (const t of ['t1', 't2', 't3', 't4', 't3']) m.observeBatch(webBatch({ n: 5, turret: t }), t);
   const e = parseExposition(await m.metricsText());
   const turrets = [...e.keys()].filter((k) => k.startsWith('oct_transactions_total')).map((k) => /turret="([^"]+)"/.exec(k)![1]);
@@ -102,7 +102,7 @@ test('throughput gauge averages the last complete seconds', async () => {
 test('a turret busy for the configured time is flagged saturated and logged once', async () => {
   const clock = manualClock();
   const log = memoryLogger();
-  const m = new HqMetrics({ clock, logger: log, saturationSeconds: 5 });
+  const m = new HqMetrics({ clock, log: log, saturationSeconds: 5 });
   const beat = (elu: number) => {
     m.turretHealth('navigation', 'uuid-1', { elu, cpu: 0.4, lagMs: 30 });
     clock.ms += 2000;

@@ -30,7 +30,7 @@ export const TURRET_OTHER = 'other';
 export const TURRET_UNNAMED = 'unnamed';
 
 export interface HqMetricsOptions {
-  logger?: Logger;
+  log?: Logger;
   clock?: Clock;
   /** Distinct custom timer names with their own series; later names share series="other". */
   maxTimerSeries?: number;
@@ -123,7 +123,7 @@ export class HqMetrics implements HqMetricsHooks {
   private elu = performance.eventLoopUtilization();
 
   constructor(opts: HqMetricsOptions = {}) {
-    this.log = opts.logger ?? createLogger();
+    this.log = opts.log ?? createLogger();
     this.clock = opts.clock ?? systemClock;
     this.maxTimerSeries = opts.maxTimerSeries ?? 50;
     this.maxTurrets = opts.maxTurrets ?? 100;
