@@ -1,0 +1,166 @@
+// The Store on PGlite, with its data directory on disk (a run's results directory), for `oct run`
+// on a machine with no database server. PGlite is WASM and computes on the thread that calls it,
+// so it lives in a worker thread; this side only posts messages and matches answers.
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { Logger } from '../common/log.ts';
+import type { ResultBatch } from '../protocol/results.ts';
+import type { PgliteEvent, PgliteRequest, PgliteResponse, PgliteWorkerData, WireError } from './pglite-protocol.ts';
+import { SqlStore, type SessionDriver, type SqlSession } from './sql-store.ts';
+
+export interface EmbeddedOptions {
+  /**
+   * An initialised PGlite data directory that new data directories start as a copy of; undefined
+   * for the shared default in the temp directory, null to run initdb every time.
+   */
+  templateDir?: string | null;
+}
+
+type Pending = { resolve: (r: PgliteResponse & { ok: true }) => void; reject: (e: Error) => void; what: string };
+
+// Omit<> over a union would collapse it; this keeps each request shape.
+type RequestBody = PgliteRequest extends infer R ? (R extends PgliteRequest ? Omit<R, 'id'> : never) : never;
+
+export class EmbeddedDriver implements SessionDriver {
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private gate: Promise<void> = Promise.resolve();
+  private dead: Error | null = null;
+  private closed = false;
+
+  private constructor(
+    private readonly worker: Worker,
+    readonly dataDir: string,
+    /** Time PGlite took to open the directory, in the worker. */
+    readonly startupMs: number,
+    /** Whether the directory was new and seeded from the template (see pglite-template.ts). */
+    readonly fromTemplate: boolean,
+  ) {
+    worker.on('message', (m: PgliteResponse) => {
+      const p = this.pending.get(m.id);
+      if (!p) return;
+      this.pending.delete(m.id);
+      if (m.ok) p.resolve(m);
+      else p.reject(this.toError(m.error, p.what));
+    });
+    const fail = (err: Error) => {
+      this.dead = err;
+      for (const p of this.pending.values()) p.reject(err);
+      this.pending.clear();
+    };
+    worker.on('error', (err) => fail(new Error(`embedded database (${dataDir}) worker crashed: ${err.message}`, { cause: err })));
+    worker.on('exit', (code) => {
+      if (!this.closed) fail(new Error(`embedded database (${dataDir}) worker exited (code ${code})`));
+    });
+  }
+
+  /** Starts the worker and waits until PGlite has opened (or initialised) the data directory. */
+  static async start(dataDir: string, opts: EmbeddedOptions = {}): Promise<EmbeddedDriver> {
+    const dir = resolve(dataDir);
+    mkdirSync(dir, { recursive: true });
+    const worker = new Worker(new URL('./pglite-worker-boot.mjs', import.meta.url), {
+      workerData: { dataDir: dir, templateDir: opts.templateDir } satisfies PgliteWorkerData,
+    });
+    const ready = await new Promise<{ startupMs: number; fromTemplate: boolean }>((res, rej) => {
+      const onExit = (code: number) => rej(new Error(`embedded database (${dir}) worker exited during start-up (code ${code})`));
+      const onError = (err: Error) => rej(new Error(`embedded database (${dir}) failed to start: ${err.message}`, { cause: err }));
+      worker.once('exit', onExit);
+      worker.once('error', onError);
+      worker.once('message', (m: PgliteEvent) => {
+        worker.off('exit', onExit);
+        worker.off('error', onError);
+        if (m.kind === 'ready') res(m);
+        else {
+          void worker.terminate();
+          rej(new Error(`embedded database (${dir}) failed to start: ${m.error.message}`));
+        }
+      });
+    });
+    return new EmbeddedDriver(worker, dir, ready.startupMs, ready.fromTemplate);
+  }
+
+  private toError(w: WireError, what: string): Error {
+    const e = new Error(`embedded database (${this.dataDir}): ${what} failed: ${w.message}`);
+    return Object.assign(e, { code: w.code, detail: w.detail, hint: w.hint });
+  }
+
+  private call(body: RequestBody, what: string): Promise<PgliteResponse & { ok: true }> {
+    if (this.dead) return Promise.reject(this.dead);
+    if (this.closed) return Promise.reject(new Error(`embedded database (${this.dataDir}) is closed: ${what}`));
+    const id = this.nextId++;
+    return new Promise((res, rej) => {
+      this.pending.set(id, { resolve: res, reject: rej, what });
+      this.worker.postMessage({ ...body, id } as PgliteRequest);
+    });
+  }
+
+  private async raw<T>(sql: string, params?: unknown[]): Promise<T[]> {
+    const r = await this.call({ op: 'query', sql, params }, `query "${sql.trim().slice(0, 60)}"`);
+    return (r.rows ?? []) as T[];
+  }
+
+  async query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]> {
+    await this.gate;
+    return this.raw<T>(sql, params);
+  }
+
+  async copyFrom(sql: string, text: string): Promise<void> {
+    await this.gate;
+    await this.call({ op: 'copy', sql, text }, 'COPY');
+  }
+
+  async writeResults(runId: number, batches: ResultBatch[]): Promise<number> {
+    await this.gate;
+    return (await this.call({ op: 'writeResults', runId, batches }, 'COPY results')).count ?? 0;
+  }
+
+  /** PGlite has one session: a session here holds back every other call until it ends. */
+  async withSession<T>(fn: (session: SqlSession) => Promise<T>): Promise<T> {
+    const before = this.gate;
+    let release!: () => void;
+    this.gate = new Promise((r) => (release = r));
+    await before;
+    try {
+      return await fn({ query: (sql, params) => this.raw(sql, params) });
+    } finally {
+      release();
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (!this.dead) {
+      await this.call({ op: 'close' }, 'close').catch(() => undefined);
+    }
+    this.closed = true;
+    await this.worker.terminate();
+  }
+}
+
+export class EmbeddedStore extends SqlStore {
+  constructor(private readonly driver: EmbeddedDriver, log: Logger) {
+    super('embedded', driver.dataDir, driver, log);
+  }
+
+  /** How long PGlite took to open the data directory, in the worker (for logs and benchmarks). */
+  get startupMs(): number {
+    return this.driver.startupMs;
+  }
+
+  override async writeResults(runId: number, batches: ResultBatch[]): Promise<number> {
+    return this.driver.writeResults(runId, batches);
+  }
+}
+
+export async function openEmbeddedStore(dataDir: string, log: Logger, opts: EmbeddedOptions = {}): Promise<EmbeddedStore> {
+  const t0 = performance.now();
+  const driver = await EmbeddedDriver.start(dataDir, opts);
+  log.info('embedded database ready', {
+    dir: driver.dataDir,
+    startupMs: Math.round(performance.now() - t0),
+    pgliteMs: driver.startupMs,
+    fromTemplate: driver.fromTemplate,
+  });
+  return new EmbeddedStore(driver, log);
+}

@@ -1,0 +1,32 @@
+// Messages between the embedded store (HQ thread) and its PGlite worker. Small on purpose: the
+// worker is a SQL engine behind a mailbox, nothing more.
+import type { ResultBatch } from '../protocol/results.ts';
+
+export interface PgliteWorkerData {
+  dataDir: string;
+  /** An initialised data directory to copy instead of running initdb: undefined for the default, null for none. */
+  templateDir?: string | null;
+}
+
+export type PgliteRequest =
+  | { id: number; op: 'query'; sql: string; params: unknown[] | undefined }
+  | { id: number; op: 'copy'; sql: string; text: string }
+  /** The COPY text is built in the worker, so the HQ thread only clones typed arrays. */
+  | { id: number; op: 'writeResults'; runId: number; batches: ResultBatch[] }
+  | { id: number; op: 'close' };
+
+/** A Postgres error's fields that survive the structured clone. */
+export interface WireError {
+  message: string;
+  code?: string;
+  detail?: string;
+  hint?: string;
+}
+
+export type PgliteResponse =
+  | { id: number; ok: true; rows?: unknown[]; count?: number }
+  | { id: number; ok: false; error: WireError };
+
+export type PgliteEvent =
+  | { kind: 'ready'; startupMs: number; fromTemplate: boolean }
+  | { kind: 'fatal'; error: WireError };

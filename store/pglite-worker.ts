@@ -1,0 +1,77 @@
+// Runs PGlite (WASM, busy on whatever thread calls it) in a worker thread, so the HQ's socket loop
+// only ever pays for message passing. Requests are answered in order of arrival; PGlite itself
+// runs one statement at a time.
+import { parentPort, workerData } from 'node:worker_threads';
+import { PGlite } from '@electric-sql/pglite';
+import { defaultTemplateDir, seedFromTemplate } from './pglite-template.ts';
+import { resultsCopyText, countRows, RESULTS_COPY_SQL } from './copy-text.ts';
+import type { PgliteEvent, PgliteRequest, PgliteResponse, PgliteWorkerData, WireError } from './pglite-protocol.ts';
+
+const port = parentPort!;
+const { dataDir, templateDir } = workerData as PgliteWorkerData;
+
+function wire(err: unknown): WireError {
+  const e = err as { message?: string; code?: string; detail?: string; hint?: string };
+  return { message: e.message ?? String(err), code: e.code, detail: e.detail, hint: e.hint };
+}
+
+// Same type mapping as the pg driver: int8 and numeric as JS numbers.
+const toNumber = (v: string) => Number(v);
+
+async function main(): Promise<void> {
+  const t0 = performance.now();
+  let db: PGlite;
+  let fromTemplate = false;
+  try {
+    const template = templateDir === undefined ? defaultTemplateDir() : templateDir;
+    if (template) fromTemplate = await seedFromTemplate(dataDir, template);
+    db = await PGlite.create({ dataDir, parsers: { 20: toNumber, 1700: toNumber } });
+    await db.waitReady;
+  } catch (err) {
+    port.postMessage({ kind: 'fatal', error: wire(err) } satisfies PgliteEvent);
+    return;
+  }
+  port.postMessage({ kind: 'ready', startupMs: Math.round(performance.now() - t0), fromTemplate } satisfies PgliteEvent);
+
+  const copy = async (sql: string, text: string) => {
+    // PGlite has no COPY wire sub-protocol; it reads the payload from a virtual /dev/blob file.
+    const blobSql = sql.replace(/\bFROM\s+STDIN\b/i, "FROM '/dev/blob'");
+    await db.query(blobSql, [], { blob: new Blob([text]) });
+  };
+
+  const handle = async (req: PgliteRequest): Promise<PgliteResponse> => {
+    switch (req.op) {
+      case 'query': {
+        // Without parameters the text may hold several statements (migrations): exec runs them all.
+        if (!req.params?.length) {
+          const results = await db.exec(req.sql);
+          return { id: req.id, ok: true, rows: results[results.length - 1]?.rows ?? [] };
+        }
+        return { id: req.id, ok: true, rows: (await db.query(req.sql, req.params)).rows };
+      }
+      case 'copy':
+        await copy(req.sql, req.text);
+        return { id: req.id, ok: true };
+      case 'writeResults': {
+        const count = countRows(req.batches);
+        if (count) await copy(RESULTS_COPY_SQL, resultsCopyText(req.runId, req.batches));
+        return { id: req.id, ok: true, count };
+      }
+      case 'close':
+        await db.close();
+        return { id: req.id, ok: true };
+    }
+  };
+
+  port.on('message', (req: PgliteRequest) => {
+    handle(req).then(
+      (res) => {
+        port.postMessage(res);
+        if (req.op === 'close') port.close();
+      },
+      (err) => port.postMessage({ id: req.id, ok: false, error: wire(err) } satisfies PgliteResponse),
+    );
+  });
+}
+
+await main();

@@ -1,0 +1,152 @@
+// The Store on a Postgres server, through a `pg` Pool; results go in with one COPY stream per write
+// (pg-copy-streams), the fastest path measured here (toolbox.md).
+//
+// Type mapping of query rows: bigint (int8) and numeric become JS numbers (counts and sums fit in
+// 2^53; numeric loses precision past ~15 digits, which statistics do not need), timestamptz
+// becomes a Date, json/jsonb are parsed, bytea is a Buffer. The embedded driver maps the same way.
+import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
+import pg from 'pg';
+import copyStreams from 'pg-copy-streams';
+import type { Logger } from '../common/log.ts';
+import { SqlStore, type SessionDriver, type SqlSession } from './sql-store.ts';
+
+const INT8 = 20;
+const NUMERIC = 1700;
+const CONNECT_TIMEOUT_MS = 5_000;
+
+const toNumber = (v: string) => Number(v);
+const types = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === INT8 || oid === NUMERIC) return toNumber;
+    return (pg.types.getTypeParser as (oid: number, format?: string) => unknown)(oid, format);
+  },
+};
+
+/** The URL as it may be shown: without the password. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '';
+    return u.toString().replace(/:@/, '@');
+  } catch {
+    return url.replace(/(\/\/[^:/@]+):[^@]*@/, '$1@').replace(/password=\S+/gi, 'password=***');
+  }
+}
+
+/** "host:port/db" of a connection string, for error messages. */
+export function describeTarget(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname || 'localhost'}:${u.port || '5432'}${u.pathname && u.pathname !== '/' ? u.pathname : ''}`;
+  } catch {
+    return redactUrl(url);
+  }
+}
+
+function explain(err: unknown): string {
+  const e = err as Error & { code?: string; errors?: Error[] };
+  // Node wraps a failed localhost connect (::1 and 127.0.0.1) in an AggregateError with no message.
+  if (!e.message && e.errors?.length) return e.errors.map((x) => x.message).join('; ');
+  return e.code && !e.message.includes(e.code) ? `${e.message} (${e.code})` : e.message;
+}
+
+export class PostgresDriver implements SessionDriver {
+  private readonly pool: pg.Pool;
+  private readonly target: string;
+
+  constructor(url: string, private readonly log: Logger, opts: { max?: number } = {}) {
+    this.target = describeTarget(url);
+    this.pool = new pg.Pool({
+      connectionString: url,
+      max: opts.max ?? 4,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      keepAlive: true,
+      types,
+    } as pg.PoolConfig);
+    // An idle client whose server went away emits here; without a listener the process would die.
+    this.pool.on('error', (err) => this.log.warn('idle Postgres connection failed', { target: this.target, err }));
+  }
+
+  private wrap(err: unknown, what: string): Error {
+    const e = new Error(`Postgres ${this.target}: ${what} failed: ${explain(err)}`, { cause: err });
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === 'string') Object.assign(e, { code });
+    return e;
+  }
+
+  async query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]> {
+    try {
+      const r = await this.pool.query(sql, params as unknown[]);
+      // A multi-statement text returns one result per statement: keep the last, as PGlite does.
+      const last = Array.isArray(r) ? (r[r.length - 1] as pg.QueryResult) : r;
+      return (last?.rows ?? []) as T[];
+    } catch (err) {
+      throw this.wrap(err, `query "${sql.trim().slice(0, 60)}"`);
+    }
+  }
+
+  async copyFrom(sql: string, text: string): Promise<void> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      throw this.wrap(err, 'connect');
+    }
+    try {
+      const stream = client.query(copyStreams.from(sql));
+      await pipeline(Readable.from([text]), stream);
+      client.release();
+    } catch (err) {
+      // The connection's COPY state is unknown: throw it away rather than return it to the pool.
+      client.release(err as Error);
+      throw this.wrap(err, 'COPY');
+    }
+  }
+
+  async withSession<T>(fn: (session: SqlSession) => Promise<T>): Promise<T> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      throw this.wrap(err, 'connect');
+    }
+    const session: SqlSession = {
+      query: async <R,>(sql: string, params?: unknown[]) => {
+        try {
+          return (await client.query(sql, params as unknown[])).rows as R[];
+        } catch (err) {
+          throw this.wrap(err, `query "${sql.trim().slice(0, 60)}"`);
+        }
+      },
+    };
+    let failed: Error | undefined;
+    try {
+      return await fn(session);
+    } catch (err) {
+      failed = err as Error;
+      throw err;
+    } finally {
+      client.release(failed);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}
+
+/** Connects (within ~5 s, or an error naming host:port and the cause) and returns the Store. */
+export async function openPostgresStore(url: string, log: Logger): Promise<SqlStore> {
+  const driver = new PostgresDriver(url, log.child('postgres'));
+  try {
+    await driver.query('SELECT 1');
+  } catch (err) {
+    await driver.close().catch(() => undefined);
+    throw new Error(
+      `cannot connect to the results database at ${describeTarget(url)}: ${explain((err as Error).cause ?? err)}`,
+      { cause: err },
+    );
+  }
+  return new SqlStore('postgres', redactUrl(url), driver, log);
+}
