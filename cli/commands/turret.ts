@@ -1,7 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { systemClock } from '../../common/clock.ts';
 import { runTurretProcess } from '../../turret/process.ts';
-import { loggerFromArgs } from '../logger-from-args.ts';
+import { createLogger } from '../../common/log.ts';
 
 interface Args {
   config?: string;
@@ -12,6 +12,12 @@ interface Args {
   install: boolean;
   uuid?: string;
   verbose?: boolean | number;
+}
+
+// Quiet by default; -v logs the turret's life (ready, start, stop), -vv every order.
+function verbosity(v: boolean | number | undefined): 'warn' | 'info' | 'debug' {
+  const n = typeof v === 'number' ? v : v ? 1 : 0;
+  return n >= 2 ? 'debug' : n === 1 ? 'info' : 'warn';
 }
 
 export const turretCommand: CommandModule<object, Args> = {
@@ -28,8 +34,8 @@ export const turretCommand: CommandModule<object, Args> = {
       .option('uuid', { type: 'string', describe: 'Turret uuid (default: a random one per process)' })
       .conflicts('config', 'tar')
       .check((a) => {
-        if (!a.config && !a.tar) throw new Error('name a turret config (--config FILE) or a packed turret (--tar FILE)');
-        return true;
+        // A string (not a throw) makes yargs report a usage error: exit code 2.
+        return a.config || a.tar ? true : 'name a turret config (--config FILE) or a packed turret (--tar FILE)';
       })
       .example('$0 turret --tar navigation.tar --hq-address 10.0.0.5', 'Run a packed turret against a remote HQ')
       .example('$0 turret --config turret.json -v', 'Run a turret from a config file, logging its progress')
@@ -44,7 +50,7 @@ export const turretCommand: CommandModule<object, Args> = {
       install: args.install,
       uuid: args.uuid,
       clock: systemClock,
-      log: loggerFromArgs(args),
+      log: createLogger({ level: verbosity(args.verbose) }),
     });
   },
 };
