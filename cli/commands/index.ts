@@ -3,9 +3,21 @@ import type { CommandModule } from 'yargs';
 import { newProjectCommand } from './new-project.ts';
 import { packTurretsCommand } from './pack-turrets.ts';
 import { turretCommand } from './turret.ts';
+import { deployCommand } from './deploy.ts';
+import { statusCommand } from './status.ts';
+import { scaleCommand } from './scale.ts';
+import { reportFetchCommand } from './report-fetch.ts';
+import { logsCommand } from './logs.ts';
+import { undeployCommand } from './undeploy.ts';
 
 export const commands: CommandModule<any, any>[] = [
   newProjectCommand,
   turretCommand,
   packTurretsCommand,
+  deployCommand,
+  statusCommand,
+  scaleCommand,
+  reportFetchCommand,
+  logsCommand,
+  undeployCommand,
 ];
