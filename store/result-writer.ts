@@ -1,0 +1,372 @@
+// Between the HQ socket loop and the store: enqueue() returns at once, and the rows reach the
+// database in COPYs of up to `flushRows` rows, one in flight while the next accumulates (about
+// 250k rows/s into Postgres, toolbox.md). Memory is bounded: past `maxQueuedRows` batches go to a
+// spill file and come back in order. A failing database is retried with backoff; rows are never
+// dropped, and whatever drain() cannot write in time is left in a file that can be recovered.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Clock } from '../common/clock.ts';
+import { systemClock } from '../common/clock.ts';
+import type { Logger } from '../common/log.ts';
+import type { ResultBatch } from '../protocol/results.ts';
+import { encodeFrame, SPILL_MAGIC, SpillFile, type SpillEntry } from './spill-file.ts';
+import { open } from 'node:fs/promises';
+
+export interface ResultWriterOptions {
+  /** Only writeResults is used: the writer works with any Store. */
+  store: { writeResults(runId: number, batches: ResultBatch[]): Promise<number> };
+  runId: number;
+  log: Logger;
+  /** Where the spill file and, after a failed drain, the recovery file go (e.g. the results dir). */
+  spillDir: string;
+  clock?: Clock;
+  flushRows?: number;
+  flushMs?: number;
+  maxQueuedRows?: number;
+  /** Backoff after a failed write: doubles from retryMinMs up to retryMaxMs. */
+  retryMinMs?: number;
+  retryMaxMs?: number;
+}
+
+export interface ResultWriterStats {
+  /** Rows waiting in memory. */
+  queuedRows: number;
+  /** Rows waiting in the spill file. */
+  spilledRows: number;
+  /** Rows the database confirmed. */
+  writtenRows: number;
+  /** Rows of the COPY being written (or waiting for a retry). */
+  inFlightRows: number;
+  /** Age of the oldest row not yet written, 0 when everything is written. */
+  lagSeconds: number;
+  lastError: string | null;
+  failedWrites: number;
+  /** Rows enqueued after close(): logged and counted, since there is nowhere left to put them. */
+  refusedRows: number;
+}
+
+export class ResultDrainError extends Error {
+  constructor(
+    message: string,
+    readonly unwrittenRows: number,
+    /** The file holding the rows that were not written (readSpillFile reads it), or null. */
+    readonly recoveryFile: string | null,
+    /** Rows of a COPY still running at the deadline: they may or may not be stored. */
+    readonly uncertainRows: number,
+  ) {
+    super(message);
+    this.name = 'ResultDrainError';
+  }
+}
+
+export class ResultWriter {
+  private readonly store: ResultWriterOptions['store'];
+  private readonly runId: number;
+  private readonly log: Logger;
+  private readonly clock: Clock;
+  private readonly spillDir: string;
+  private readonly flushRows: number;
+  private readonly flushMs: number;
+  private readonly maxQueuedRows: number;
+  private readonly retryMinMs: number;
+  private readonly retryMaxMs: number;
+
+  // Oldest first: the chunk being written (or retried), then memory, then the spill file.
+  private chunk: SpillEntry[] | null = null;
+  private chunkRows = 0;
+  private writing = false;
+  private memory: SpillEntry[] = [];
+  private memHead = 0;
+  private memRows = 0;
+  private spill: SpillFile | null = null;
+  /** A read from the spill file in progress (its entries are in neither memory nor the file). */
+  private taking: Promise<SpillEntry[]> | null = null;
+
+  private writtenRows = 0;
+  private failedWrites = 0;
+  private consecutiveFailures = 0;
+  private lastError: string | null = null;
+  private refusedRows = 0;
+
+  private flushTimer: NodeJS.Timeout | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private scheduled = false;
+  private draining = false;
+  private stopped = false;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(opts: ResultWriterOptions) {
+    this.store = opts.store;
+    this.runId = opts.runId;
+    this.log = opts.log.child('result-writer');
+    this.clock = opts.clock ?? systemClock;
+    this.spillDir = opts.spillDir;
+    this.flushRows = opts.flushRows ?? 10_000;
+    this.flushMs = opts.flushMs ?? 200;
+    this.maxQueuedRows = opts.maxQueuedRows ?? 500_000;
+    this.retryMinMs = opts.retryMinMs ?? 100;
+    this.retryMaxMs = opts.retryMaxMs ?? 5_000;
+  }
+
+  get spillPath(): string {
+    return join(this.spillDir, `results-run${this.runId}.spill`);
+  }
+
+  /** Never blocks, never throws. meta is the turret the HQ attributed the batch to (null name: legacy). */
+  enqueue(batch: ResultBatch, meta: { turretUuid: string | null; turretName: string | null }): void {
+    try {
+      if (batch.count <= 0) return;
+      if (this.stopped) {
+        this.refusedRows += batch.count;
+        this.log.error('rows enqueued after the writer closed were not stored', { rows: batch.count, runId: this.runId });
+        return;
+      }
+      const entry: SpillEntry = {
+        runId: this.runId,
+        at: this.clock.now(),
+        batch: { ...batch, turretUuid: meta.turretUuid, turretName: meta.turretName },
+      };
+      // Once anything is spilled, later batches follow it to disk, so rows keep their order.
+      if ((this.spill && this.spill.rows > 0) || this.memRows + batch.count > this.maxQueuedRows) {
+        this.spillFile().append(entry);
+      } else {
+        this.memory.push(entry);
+        this.memRows += batch.count;
+      }
+      this.kick();
+    } catch (err) {
+      // Only a bug gets here (e.g. a malformed batch); say so loudly rather than throw into the socket loop.
+      this.lastError = `enqueue failed: ${(err as Error).message}`;
+      this.refusedRows += batch?.count ?? 0;
+      this.log.error('enqueue failed', { err, runId: this.runId });
+    }
+  }
+
+  stats(): ResultWriterStats {
+    const oldest = this.chunk?.[0]?.at ?? (this.memHead < this.memory.length ? this.memory[this.memHead]!.at : null) ?? this.spill?.oldestAt ?? null;
+    return {
+      queuedRows: this.memRows,
+      spilledRows: this.spill?.rows ?? 0,
+      writtenRows: this.writtenRows,
+      inFlightRows: this.chunk ? this.chunkRows : 0,
+      lagSeconds: oldest === null ? 0 : Math.max(0, (this.clock.now() - oldest) / 1000),
+      lastError: this.lastError,
+      failedWrites: this.failedWrites,
+      refusedRows: this.refusedRows,
+    };
+  }
+
+  private spillFile(): SpillFile {
+    if (!this.spill) {
+      mkdirSync(this.spillDir, { recursive: true });
+      this.spill = new SpillFile(this.spillPath, this.log);
+      this.log.warn('database behind; spilling results to disk', { path: this.spillPath, maxQueuedRows: this.maxQueuedRows });
+    }
+    return this.spill;
+  }
+
+  private pendingRows(): number {
+    return this.memRows + (this.spill?.rows ?? 0) + (this.chunk ? this.chunkRows : 0);
+  }
+
+  /** Decides whether to write now, later, or not at all; cheap, and called after every change. */
+  private kick(): void {
+    if (this.stopped || this.writing || this.retryTimer || this.scheduled) return;
+    const rows = this.pendingRows();
+    if (rows === 0) {
+      this.notifyIdle();
+      return;
+    }
+    if (this.chunk || this.draining || rows >= this.flushRows) {
+      if (this.flushTimer) clearTimeout(this.flushTimer);
+      this.flushTimer = null;
+      // Off the caller's stack: building COPY text must not run inside the socket loop's enqueue.
+      this.scheduled = true;
+      setImmediate(() => {
+        this.scheduled = false;
+        void this.writeNext();
+      });
+    } else if (!this.flushTimer) {
+      this.flushTimer = setTimeout(() => {
+        this.flushTimer = null;
+        if (!this.writing && !this.retryTimer && !this.stopped) void this.writeNext();
+      }, this.flushMs);
+    }
+  }
+
+  private takeFromMemory(): SpillEntry[] {
+    const out: SpillEntry[] = [];
+    let rows = 0;
+    while (this.memHead < this.memory.length) {
+      const e = this.memory[this.memHead]!;
+      if (out.length && rows + e.batch.count > this.flushRows) break;
+      out.push(e);
+      rows += e.batch.count;
+      this.memHead++;
+    }
+    this.memRows -= rows;
+    if (this.memHead === this.memory.length) {
+      this.memory = [];
+      this.memHead = 0;
+    } else if (this.memHead > 4096) {
+      this.memory = this.memory.slice(this.memHead);
+      this.memHead = 0;
+    }
+    return out;
+  }
+
+  private async writeNext(): Promise<void> {
+    if (this.stopped || this.writing) return;
+    this.writing = true;
+    try {
+      if (!this.chunk) {
+        let next = this.takeFromMemory();
+        if (!next.length && this.spill && this.spill.rows > 0) {
+          this.taking = this.spill.take(this.flushRows);
+          try {
+            next = await this.taking;
+          } finally {
+            this.taking = null;
+          }
+          if (this.stopped) return; // a failed drain took these entries into its recovery file
+        }
+        if (!next.length) return;
+        this.chunk = next;
+        this.chunkRows = next.reduce((n, e) => n + e.batch.count, 0);
+      }
+      if (this.stopped) return;
+      const chunk = this.chunk;
+      try {
+        await this.store.writeResults(this.runId, chunk.map((e) => e.batch));
+      } catch (err) {
+        this.onWriteFailed(err as Error);
+        return;
+      }
+      if (this.chunk !== chunk) return; // stopped by a failed drain, which already accounted for it
+      this.writtenRows += this.chunkRows;
+      this.chunk = null;
+      this.chunkRows = 0;
+      if (this.consecutiveFailures) {
+        this.log.info('database writes recovered', { afterFailures: this.consecutiveFailures, runId: this.runId });
+        this.consecutiveFailures = 0;
+      }
+    } catch (err) {
+      // Reading the spill file failed: the rows are still in it; try again after a pause.
+      this.onWriteFailed(err as Error);
+    } finally {
+      this.writing = false;
+      this.kick();
+    }
+  }
+
+  private onWriteFailed(err: Error): void {
+    this.failedWrites++;
+    this.consecutiveFailures++;
+    this.lastError = err.message;
+    const delay = Math.min(this.retryMaxMs, this.retryMinMs * 2 ** Math.min(this.consecutiveFailures - 1, 20));
+    // Log the first failure and then every tenth, so a long outage does not flood the log.
+    if (this.consecutiveFailures === 1 || this.consecutiveFailures % 10 === 0) {
+      this.log.warn('writing results failed; will retry', {
+        err, attempt: this.consecutiveFailures, retryInMs: delay, pendingRows: this.pendingRows(), runId: this.runId,
+      });
+    }
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.kick();
+    }, delay * (0.75 + Math.random() * 0.5));
+  }
+
+  private notifyIdle(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /**
+   * Resolves once every enqueued row is written. At the deadline, stops writing and rejects with a
+   * ResultDrainError naming how many rows are left and the file that holds them.
+   */
+  async drain(timeoutMs: number): Promise<void> {
+    if (this.stopped) throw new Error(`result writer for run ${this.runId} is closed`);
+    this.draining = true;
+    const idle = new Promise<void>((res) => this.idleWaiters.push(res));
+    this.kick();
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<'timeout'>((res) => (timer = setTimeout(() => res('timeout'), timeoutMs)));
+    try {
+      if ((await Promise.race([idle, deadline])) !== 'timeout') return;
+    } finally {
+      clearTimeout(timer);
+      this.draining = false;
+    }
+    throw await this.giveUp(timeoutMs);
+  }
+
+  private async giveUp(timeoutMs: number): Promise<ResultDrainError> {
+    this.stopTimers();
+    this.stopped = true;
+    const uncertain = this.writing && this.chunk ? this.chunk : [];
+    const left: SpillEntry[] = this.writing ? [] : [...(this.chunk ?? [])];
+    if (this.taking) left.push(...(await this.taking.catch(() => [])));
+    left.push(...this.memory.slice(this.memHead));
+    this.memory = [];
+    this.memHead = 0;
+    this.memRows = 0;
+    this.chunk = null;
+    const uncertainRows = uncertain.reduce((n, e) => n + e.batch.count, 0);
+    const path = join(this.spillDir, `results-run${this.runId}-unwritten-${this.clock.now()}.spill`);
+    let rows = 0;
+    let file: string | null = null;
+    try {
+      mkdirSync(this.spillDir, { recursive: true });
+      const fh = await open(path, 'w');
+      try {
+        await fh.write(SPILL_MAGIC);
+        // The rows of a COPY still running go last, marked by the error: they may be stored already.
+        const write = async (entries: SpillEntry[]) => {
+          for (const e of entries) {
+            await fh.write(encodeFrame(e));
+            rows += e.batch.count;
+          }
+        };
+        await write(left);
+        while (this.spill && this.spill.rows > 0) await write(await this.spill.take(this.flushRows));
+        await write(uncertain);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      file = path;
+      await this.spill?.close();
+      this.spill = null;
+    } catch (err) {
+      this.log.error('could not save unwritten rows', { path, err });
+      rows = left.reduce((n, e) => n + e.batch.count, 0) + (this.spill?.rows ?? 0) + uncertainRows;
+    }
+    const where = file
+      ? `they are kept in ${file} (read it back with readSpillFile from store/spill-file.ts)`
+      : `saving them to ${path} failed${this.spill ? `; ${this.spill.rows} remain in ${this.spill.path}` : ''}`;
+    const msg =
+      `result writer for run ${this.runId}: ${rows} rows not written after ${timeoutMs} ms` +
+      (uncertainRows ? ` (${uncertainRows} of them were in a COPY still running, which may yet commit)` : '') +
+      `; ${where}` +
+      (this.lastError ? `; last database error: ${this.lastError}` : '');
+    this.log.error('drain timed out', { rows, file, uncertainRows, runId: this.runId });
+    return new ResultDrainError(msg, rows, file, uncertainRows);
+  }
+
+  private stopTimers(): void {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.flushTimer = null;
+    this.retryTimer = null;
+  }
+
+  /** Stops the writer without waiting (call drain() first to keep everything). */
+  async close(): Promise<void> {
+    this.stopped = true;
+    this.stopTimers();
+    this.notifyIdle();
+    await this.spill?.close();
+  }
+}
