@@ -93,11 +93,18 @@ export class PostgresDriver implements SessionDriver {
     } catch (err) {
       throw this.wrap(err, 'connect');
     }
+    // A server that goes away mid-COPY is reported on the client, not the stream: without this
+    // listener it would be an uncaught exception, and the COPY would never settle.
+    let stream: ReturnType<typeof copyStreams.from> | undefined;
+    const onError = (err: Error) => stream?.destroy(err);
+    client.on('error', onError);
     try {
-      const stream = client.query(copyStreams.from(sql));
+      stream = client.query(copyStreams.from(sql));
       await pipeline(Readable.from([text]), stream);
+      client.off('error', onError);
       client.release();
     } catch (err) {
+      client.off('error', onError);
       // The connection's COPY state is unknown: throw it away rather than return it to the pool.
       client.release(err as Error);
       throw this.wrap(err, 'COPY');
@@ -121,12 +128,15 @@ export class PostgresDriver implements SessionDriver {
       },
     };
     let failed: Error | undefined;
+    const onError = (err: Error) => (failed ??= err);
+    client.on('error', onError);
     try {
       return await fn(session);
     } catch (err) {
       failed = err as Error;
       throw err;
     } finally {
+      client.off('error', onError);
       client.release(failed);
     }
   }
