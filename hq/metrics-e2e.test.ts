@@ -1,0 +1,86 @@
+// End to end: a real Prometheus scrapes the HQ's /metrics during `oct run` (two local turrets, the
+// embedded store); after the run, PromQL's transaction count equals the rows the run stored.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { createLogger } from '../common/log.ts';
+import { openStore } from '../store/open.ts';
+import { startPrometheus } from './prometheus-testing.ts';
+
+const OCT = join(import.meta.dirname, '..', 'bin', 'oct.js');
+
+function oct(args: string[], timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [OCT, ...args], { env: process.env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+test('Prometheus scraping the HQ during oct run counts exactly the stored results', { timeout: 90_000 }, async () => {
+  const root = mkdtempSync(join(tmpdir(), 'oct-metrics-e2e-'));
+  const dir = join(root, 'demo');
+  const made = await oct(['new-project', dir]);
+  assert.equal(made.code, 0, made.stderr);
+  // A known HTTP port, so Prometheus can be scraping before the HQ is up.
+  const httpPort = await freePort();
+  const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+  Object.assign(config, { run_time: 5, results_ts_interval: 1, publish_port: 0, rc_port: 0, http_port: httpPort, progress_bar: false, thresholds: {} });
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(config, null, 2));
+
+  const prom = await startPrometheus([`127.0.0.1:${httpPort}`]);
+  try {
+    const r = await oct(['run', dir]);
+    assert.equal(r.code, 0, `exit ${r.code}\n${r.stdout}\n${r.stderr}`);
+    assert.match(r.stdout, /turrets: 2, elapsed: \d+\.\d {3}transactions: \d+ {2}errors: \d+ {2}rate: /, 'the live line was printed');
+
+    const runs = readdirSync(join(dir, 'results')).filter((d) => d.startsWith('results_'));
+    assert.equal(runs.length, 1);
+    const store = await openStore({ embeddedDir: join(dir, 'results', runs[0]!, 'db'), log: createLogger() });
+    let stored: number;
+    try {
+      [{ n: stored }] = await store.sql.query<{ n: number }>('SELECT count(*)::int AS n FROM results');
+    } finally {
+      await store.close();
+    }
+    assert.ok(stored > 20, `only ${stored} results stored`);
+
+    // The HQ has exited: its last samples are in the range. Counters only grow, so the max over
+    // the range is the final scraped value; the HQ serves /metrics while it writes the report,
+    // after the drain, so the last scrape saw every result.
+    const count = await prom.waitFor('sum(max_over_time(oct_transactions_total{series="all"}[5m]))', (v) => v === stored);
+    assert.equal(count, stored, 'PromQL transaction count == stored rows');
+    const [finished] = await prom.query('max_over_time(oct_run_state{state="finished"}[5m])');
+    assert.equal(finished?.value[1], '1', 'Prometheus saw the run finish');
+    const turrets = await prom.query('sum by (turret) (max_over_time(oct_transactions_total{series="all"}[5m]))');
+    assert.deepEqual(turrets.map((t) => t.metric.turret).sort(), ['navigation', 'random']);
+    const [dropped] = await prom.query('max_over_time(oct_results_dropped_total[5m])');
+    assert.equal(dropped?.value[1], '0');
+    const [maxCanons] = await prom.query('max_over_time(oct_canons_running[5m])');
+    assert.ok(Number(maxCanons?.value[1]) > 0, 'canons running was seen');
+  } finally {
+    await prom.stop();
+  }
+});
