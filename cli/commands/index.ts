@@ -1,6 +1,7 @@
 // Every `oct` command, one module each (yargs CommandModule). Add a command by adding its line.
 import type { CommandModule } from 'yargs';
 import { newProjectCommand } from './new-project.ts';
+import { runCommand } from './run.ts';
 import { packTurretsCommand } from './pack-turrets.ts';
 import { turretCommand } from './turret.ts';
 import { deployCommand } from './deploy.ts';
@@ -12,6 +13,7 @@ import { undeployCommand } from './undeploy.ts';
 
 export const commands: CommandModule<any, any>[] = [
   newProjectCommand,
+  runCommand,
   turretCommand,
   packTurretsCommand,
   deployCommand,

@@ -1,0 +1,68 @@
+import type { CommandModule } from 'yargs';
+import { ExitCode } from '../exit-codes.ts';
+import { loggerFromArgs } from '../logger-from-args.ts';
+import { loadProject } from '../project.ts';
+import { runProject } from '../run.ts';
+
+interface Args {
+  project: string;
+  'run-time'?: number;
+  'database-url'?: string;
+  'hq-only': boolean;
+  'publish-port'?: number;
+  'rc-port'?: number;
+  'http-port'?: number;
+  'min-turrets'?: number;
+  'results-dir'?: string;
+  junit?: string;
+  progress: boolean;
+  verbose?: boolean | number;
+}
+
+export const runCommand: CommandModule<object, Args> = {
+  command: 'run <project>',
+  describe: 'Run a test: the HQ plus the config\'s turrets as local processes, results in PROJECT/results/',
+  builder: (y) =>
+    y
+      .positional('project', { type: 'string', demandOption: true, describe: 'Project folder (or its config.json)' })
+      .option('run-time', { type: 'number', describe: 'Override run_time (seconds)' })
+      .option('database-url', { type: 'string', describe: 'Postgres URL for results (default: OCT_DATABASE_URL, results_database.db_uri, else an embedded database in the results folder)' })
+      .option('hq-only', { type: 'boolean', default: false, describe: 'Start no local turret: bind on all interfaces and wait for remote turrets' })
+      .option('publish-port', { type: 'number', describe: 'Override publish_port (0 = any free port)' })
+      .option('rc-port', { type: 'number', describe: 'Override rc_port (0 = any free port)' })
+      .option('http-port', { type: 'number', describe: 'Override http_port for /metrics, /healthz, /status (0 = any free port)' })
+      .option('min-turrets', { type: 'number', describe: 'Override min_turrets' })
+      .option('results-dir', { type: 'string', describe: 'Write results here instead of PROJECT/results/results_<timestamp>' })
+      .option('junit', { type: 'string', describe: 'Write the thresholds as a JUnit XML file' })
+      .option('progress', { type: 'boolean', default: true, describe: 'Show the live progress line (--no-progress to hide)' })
+      .example('$0 run demo', 'Run the demo project with its own turrets on this machine')
+      .example('$0 run demo --run-time 10 --junit results.xml', 'A 10 s run that CI can judge by exit code and JUnit')
+      .example('$0 run demo --hq-only', 'Wait for turrets started elsewhere with "oct turret"'),
+  handler: async (args) => {
+    const project = loadProject(args.project);
+    const c = project.config;
+    if (args['run-time'] !== undefined) c.run_time = args['run-time'];
+    if (args['publish-port'] !== undefined) c.publish_port = args['publish-port'];
+    if (args['rc-port'] !== undefined) c.rc_port = args['rc-port'];
+    if (args['http-port'] !== undefined) c.http_port = args['http-port'];
+    if (args['min-turrets'] !== undefined) c.min_turrets = args['min-turrets'];
+    // Locally oct starts every turret itself, so the test waits for all of them to start together.
+    else if (!args['hq-only']) c.min_turrets = Math.max(c.min_turrets, c.turrets.length);
+    if (!args['hq-only'] && c.turrets.length === 0) {
+      process.stderr.write(`oct: ${project.configPath}: turrets: no turret to start (add one, or use --hq-only)\n`);
+      process.exitCode = ExitCode.INVALID_INPUT;
+      return;
+    }
+    process.exitCode = await runProject({
+      project,
+      log: loggerFromArgs(args, c.console_logging),
+      databaseUrl: args['database-url'] ?? process.env.OCT_DATABASE_URL,
+      hqOnly: args['hq-only'],
+      resultsDir: args['results-dir'],
+      junit: args.junit,
+      verbose: Boolean(args.verbose),
+      progress: args.progress,
+      out: process.stdout,
+    });
+  },
+};
