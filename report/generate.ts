@@ -1,0 +1,75 @@
+// The report entry point `oct run`, `oct report` and `oct rebuild-results` call after a test:
+// statistics from the store, thresholds, results.html and summary.json in outDir, and the HTML
+// saved in the store as the artifact "results.html" (so it outlives Kubernetes pods).
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Logger } from '../common/log.ts';
+import type { ProjectConfig } from '../protocol/config.ts';
+import type { Store } from '../store/types.ts';
+import { renderReportFile, templatePath } from './render.ts';
+import { computeStats } from './stats.ts';
+import { buildSummary, type Summary } from './summary.ts';
+import { evaluateThresholds, parseThresholds, type ThresholdVerdict } from './thresholds.ts';
+
+export { printSummary } from './summary.ts';
+
+export interface GenerateReportOptions {
+  store: Store;
+  runId: number;
+  outDir: string;
+  /** The project, whose templates/report.html (if any) overrides the default template. */
+  projectDir?: string;
+  /** The run's config; only run_time, results_ts_interval and thresholds are read. */
+  config: Pick<ProjectConfig, 'run_time' | 'results_ts_interval' | 'thresholds'>;
+  log: Logger;
+  /** Saves results.html into the store too (default true). */
+  saveArtifact?: boolean;
+}
+
+export interface GeneratedReport {
+  htmlPath: string;
+  summaryPath: string;
+  summary: Summary;
+  thresholds: ThresholdVerdict;
+}
+
+function octVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? 'dev';
+  } catch {
+    return 'dev';
+  }
+}
+
+export async function generateReport(opts: GenerateReportOptions): Promise<GeneratedReport> {
+  const started = performance.now();
+  const { store, runId, log } = opts;
+  const thresholds = parseThresholds(opts.config.thresholds);
+  const run = await store.getRun(runId);
+  if (!run) throw new Error(`no run ${runId} in ${store.location}`);
+  const stats = await computeStats(store.sql, {
+    runId,
+    interval: opts.config.results_ts_interval,
+    runTime: opts.config.run_time,
+    startedAt: run.startedAt,
+    endedAt: run.endedAt,
+  });
+  const verdict = evaluateThresholds(thresholds, stats.series);
+  const summary = buildSummary({ run, stats, thresholds: verdict, runTime: opts.config.run_time });
+  log.info('statistics computed', { runId, seconds: ((performance.now() - started) / 1000).toFixed(3) });
+
+  mkdirSync(opts.outDir, { recursive: true });
+  const htmlPath = resolve(join(opts.outDir, 'results.html'));
+  const summaryPath = resolve(join(opts.outDir, 'summary.json'));
+  summary.report.html = htmlPath;
+  const template = templatePath(opts.projectDir);
+  const html = renderReportFile({ title: `oct report — ${run.name}`, summary, octVersion: octVersion() }, template);
+  writeFileSync(htmlPath, html);
+  if (opts.saveArtifact ?? true) await store.saveArtifact(runId, 'results.html', Buffer.from(html));
+  summary.report.seconds = (performance.now() - started) / 1000;
+  writeFileSync(summaryPath, JSON.stringify(summary, null, 2) + '\n');
+  if (opts.saveArtifact ?? true) await store.saveArtifact(runId, 'summary.json', Buffer.from(JSON.stringify(summary)));
+  log.info('report written', { html: htmlPath, template, seconds: summary.report.seconds.toFixed(3) });
+  return { htmlPath, summaryPath, summary, thresholds: verdict };
+}

@@ -1,0 +1,112 @@
+// summary.json: the machine-readable outcome of a run (beside results.html), and the end-of-run text
+// printed to the terminal, in the original's words.
+import type { RunInfo } from '../store/types.ts';
+import type { RunStats } from './stats.ts';
+import { formatThresholdsTable, type ThresholdVerdict } from './thresholds.ts';
+
+export const SUMMARY_VERSION = 1;
+
+export interface Summary {
+  version: number;
+  generatedAt: string;
+  run: {
+    id: number;
+    name: string;
+    state: string;
+    startedAt: string | null;
+    endedAt: string | null;
+    runTime: number;
+    interval: number;
+    error: string | null;
+  };
+  totals: {
+    transactions: number;
+    errors: number;
+    /** errors / transactions, 0..1. */
+    errorRate: number;
+    /** Seconds the rates are computed over. */
+    duration: number;
+    /** Transactions per second. */
+    throughput: number;
+    turrets: number;
+  };
+  /** Latencies are in seconds throughout. */
+  units: { latency: 'seconds'; throughput: 'per second' };
+  percentiles: RunStats['percentileMethod'];
+  series: RunStats['series'];
+  errors: { distinct: number; top: RunStats['errorsByMessage'] };
+  turrets: RunStats['turrets'];
+  turretBreakdown: RunStats['turretBreakdown'];
+  thresholds: ThresholdVerdict;
+  report: { html: string | null; seconds: number | null };
+}
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+export function buildSummary(input: {
+  run: RunInfo;
+  stats: RunStats;
+  thresholds: ThresholdVerdict;
+  runTime: number;
+  generatedAt?: Date;
+}): Summary {
+  const { run, stats } = input;
+  const total = stats.series.find((s) => s.total)!;
+  return {
+    version: SUMMARY_VERSION,
+    generatedAt: (input.generatedAt ?? new Date()).toISOString(),
+    run: {
+      id: run.id,
+      name: run.name,
+      state: run.state,
+      startedAt: iso(run.startedAt),
+      endedAt: iso(run.endedAt),
+      runTime: input.runTime,
+      interval: stats.interval,
+      error: run.error,
+    },
+    totals: {
+      transactions: total.overall.count,
+      errors: total.overall.errors,
+      errorRate: total.overall.count ? total.overall.errors / total.overall.count : 0,
+      duration: stats.duration,
+      throughput: total.overall.throughput,
+      turrets: Math.max(stats.turrets.length, stats.turretBreakdown.length),
+    },
+    units: { latency: 'seconds', throughput: 'per second' },
+    percentiles: stats.percentileMethod,
+    series: stats.series,
+    errors: { distinct: stats.distinctErrors, top: stats.errorsByMessage },
+    turrets: stats.turrets,
+    turretBreakdown: stats.turretBreakdown,
+    thresholds: input.thresholds,
+    report: { html: null, seconds: null },
+  };
+}
+
+// "2015-12-21 18:23:06", local time, as the original printed it.
+function localTime(isoText: string | null): string {
+  if (!isoText) return '—';
+  const d = new Date(isoText);
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}
+
+/** The end-of-run text: totals, times, where the report is, and the thresholds table. */
+export function printSummary(summary: Summary, write: (text: string) => void): void {
+  const t = summary.totals;
+  const lines = [
+    '',
+    `transactions: ${t.transactions}`,
+    `errors: ${t.errors}${t.transactions ? ` (${(t.errorRate * 100).toFixed(2)}%)` : ''}`,
+    `throughput: ${t.throughput.toFixed(2)}/s over ${t.duration.toFixed(1)} s`,
+    '',
+    `test start: ${localTime(summary.run.startedAt)}`,
+    `test finish: ${localTime(summary.run.endedAt)}`,
+    '',
+  ];
+  if (summary.report.seconds !== null) lines.push(`Report generated in ${summary.report.seconds.toFixed(3)} seconds`);
+  if (summary.report.html) lines.push(`created: ${summary.report.html}`);
+  write(lines.join('\n') + '\n');
+  if (summary.thresholds.results.length) write('\n' + formatThresholdsTable(summary.thresholds));
+}

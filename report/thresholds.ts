@@ -1,0 +1,179 @@
+// Thresholds: the config's pass/fail criteria, parsed once (so `oct run` fails before the test, on
+// a typo) and evaluated over the merged results of every turret.
+//
+//   "thresholds": { "p95": "<500ms", "error_rate": "<1%", "throughput": ">100/s",
+//                   "Example_Timer": { "p99": "<2s" } }
+//
+// A top-level metric applies to "All transactions"; an object applies to the series of that name
+// (a custom timer, or "All transactions" itself).
+import { ConfigError } from '../protocol/config.ts';
+import { TOTAL_SERIES, type SeriesStats } from './stats.ts';
+
+const LATENCY = ['p50', 'p80', 'p90', 'p95', 'p99', 'mean', 'max', 'min'] as const;
+export const METRICS = [...LATENCY, 'error_rate', 'errors', 'count', 'transactions', 'throughput'] as const;
+export type Metric = (typeof METRICS)[number];
+type Op = '<' | '<=' | '>' | '>=' | '==';
+
+export interface Threshold {
+  /** Where it came from in config.json, e.g. `p95` or `Example_Timer.p99`. */
+  key: string;
+  series: string;
+  metric: Metric;
+  op: Op;
+  /** In base units: seconds for latencies, a fraction for error_rate, per second for throughput. */
+  limit: number;
+  /** As written, e.g. `<500ms`. */
+  expression: string;
+}
+
+export interface ThresholdResult extends Threshold {
+  actual: number | null;
+  passed: boolean;
+  /** One line for humans: the measured value against the limit, or why there is none. */
+  detail: string;
+}
+
+export interface ThresholdVerdict {
+  passed: boolean;
+  results: ThresholdResult[];
+}
+
+const isLatency = (m: Metric) => (LATENCY as readonly string[]).includes(m);
+const EXPR = /^\s*(<=|>=|==|=|<|>)\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:e([+-]?[0-9]+))?\s*(ms|s|%|\/s)?\s*$/i;
+
+function parseExpression(key: string, metric: Metric, text: unknown, issues: string[]): Omit<Threshold, 'key' | 'series' | 'metric'> | null {
+  if (typeof text !== 'string') {
+    issues.push(`thresholds.${key}: expected a string such as "<500ms", got ${JSON.stringify(text)}`);
+    return null;
+  }
+  const m = EXPR.exec(text);
+  if (!m) {
+    issues.push(`thresholds.${key}: "${text}" is not a comparison; write an operator (<, <=, >, >=) then a number and unit, e.g. "<500ms"`);
+    return null;
+  }
+  const op = (m[1] === '=' ? '==' : m[1]) as Op;
+  const n = Number(`${m[2]}${m[3] ? `e${m[3]}` : ''}`);
+  const unit = (m[4] ?? '').toLowerCase();
+  let limit: number;
+  if (isLatency(metric)) {
+    if (unit !== 'ms' && unit !== 's') {
+      issues.push(`thresholds.${key}: "${text}" needs a time unit, "ms" or "s" (e.g. "<500ms")`);
+      return null;
+    }
+    limit = unit === 'ms' ? n / 1000 : n;
+  } else if (metric === 'error_rate') {
+    if (unit !== '%') {
+      issues.push(`thresholds.${key}: "${text}" needs a percentage (e.g. "<1%")`);
+      return null;
+    }
+    limit = n / 100;
+  } else if (metric === 'throughput') {
+    if (unit !== '/s' && unit !== '') {
+      issues.push(`thresholds.${key}: "${text}" is a rate: transactions per second, e.g. ">100/s"`);
+      return null;
+    }
+    limit = n;
+  } else {
+    if (unit !== '') {
+      issues.push(`thresholds.${key}: "${text}" is a count and takes no unit (e.g. "<10")`);
+      return null;
+    }
+    limit = n;
+  }
+  return { op, limit, expression: text.trim() };
+}
+
+function metricOf(key: string, name: string, issues: string[]): Metric | null {
+  if ((METRICS as readonly string[]).includes(name)) return name as Metric;
+  issues.push(`thresholds.${key}: unknown metric "${name}"; one of ${METRICS.join(', ')}`);
+  return null;
+}
+
+/** Parses the config's `thresholds`; every problem is listed in one ConfigError naming its key. */
+export function parseThresholds(raw: unknown, source = 'config.json'): Threshold[] {
+  if (raw === undefined || raw === null) return [];
+  const issues: string[] = [];
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(source, ['thresholds: expected an object such as {"p95": "<500ms"}']);
+  const out: Threshold[] = [];
+  for (const [name, value] of Object.entries(raw as Record<string, unknown>)) {
+    if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      for (const [metricName, expr] of Object.entries(value as Record<string, unknown>)) {
+        const key = `${name}.${metricName}`;
+        const metric = metricOf(key, metricName, issues);
+        if (!metric) continue;
+        const parsed = parseExpression(key, metric, expr, issues);
+        if (parsed) out.push({ key, series: name, metric, ...parsed });
+      }
+      continue;
+    }
+    if (!(METRICS as readonly string[]).includes(name)) {
+      issues.push(
+        typeof value === 'string'
+          ? `thresholds.${name}: unknown metric "${name}"; one of ${METRICS.join(', ')} (for a custom timer write {"${name}": {"p95": "${value}"}})`
+          : `thresholds.${name}: expected a string such as "<500ms" or an object of per-series thresholds`,
+      );
+      continue;
+    }
+    const metric = name as Metric;
+    const parsed = parseExpression(name, metric, value, issues);
+    if (parsed) out.push({ key: name, series: TOTAL_SERIES, metric, ...parsed });
+  }
+  if (issues.length) throw new ConfigError(source, issues);
+  return out;
+}
+
+function measure(s: SeriesStats, metric: Metric): number | null {
+  const o = s.overall;
+  switch (metric) {
+    case 'error_rate':
+      return o.count ? o.errors / o.count : 0;
+    case 'errors':
+      return o.errors;
+    case 'count':
+    case 'transactions':
+      return o.count;
+    case 'throughput':
+      return o.throughput;
+    default:
+      return o[metric];
+  }
+}
+
+const compare = (a: number, op: Op, b: number) =>
+  op === '<' ? a < b : op === '<=' ? a <= b : op === '>' ? a > b : op === '>=' ? a >= b : a === b;
+
+/** Formats a value in the threshold's own terms (ms, %, /s). */
+export function formatMetric(metric: Metric, v: number | null): string {
+  if (v === null) return '—';
+  if (isLatency(metric)) return v < 1 ? `${+(v * 1000).toFixed(2)}ms` : `${+v.toFixed(3)}s`;
+  if (metric === 'error_rate') return `${+(v * 100).toFixed(3)}%`;
+  if (metric === 'throughput') return `${+v.toFixed(2)}/s`;
+  return String(v);
+}
+
+export function evaluateThresholds(thresholds: Threshold[], series: SeriesStats[]): ThresholdVerdict {
+  const results = thresholds.map((t): ThresholdResult => {
+    const s = t.series === TOTAL_SERIES ? series.find((x) => x.total) : series.find((x) => !x.total && x.name === t.series);
+    if (!s) return { ...t, actual: null, passed: false, detail: `no series "${t.series}" in the results` };
+    const actual = measure(s, t.metric);
+    if (actual === null) return { ...t, actual, passed: false, detail: `no transactions in "${t.series}" to measure ${t.metric}` };
+    const passed = compare(actual, t.op, t.limit);
+    return { ...t, actual, passed, detail: `${t.metric} = ${formatMetric(t.metric, actual)}, limit ${t.expression}` };
+  });
+  return { passed: results.every((r) => r.passed), results };
+}
+
+/** The pass/fail table for a terminal (plain text, aligned). */
+export function formatThresholdsTable(verdict: ThresholdVerdict): string {
+  if (!verdict.results.length) return 'thresholds: none configured\n';
+  const rows = verdict.results.map((r) => [r.passed ? 'PASS' : 'FAIL', r.series, r.metric, r.expression, formatMetric(r.metric, r.actual)]);
+  const head = ['', 'series', 'metric', 'threshold', 'actual'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const failed = verdict.results.filter((r) => !r.passed).length;
+  return [
+    line(head),
+    ...rows.map(line),
+    failed ? `thresholds: ${failed} of ${verdict.results.length} failed` : `thresholds: all ${verdict.results.length} passed`,
+  ].join('\n') + '\n';
+}
