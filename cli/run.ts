@@ -6,13 +6,14 @@ import { join, resolve } from 'node:path';
 import { type Logger } from '../common/log.ts';
 import { Hq, type RunOutcome } from '../hq/hq.ts';
 import { startHttpServer } from '../hq/http-server.ts';
-import { HqMetrics, metricsRoute } from '../hq/metrics.ts';
+import { metricsRoute } from '../hq/metrics.ts';
 import { generateReport, printSummary } from '../report/generate.ts';
 import { parseThresholds } from '../report/thresholds.ts';
 import { writeJunit } from '../report/junit.ts';
 import { openStore } from '../store/open.ts';
 import type { Store } from '../store/types.ts';
 import { ExitCode } from './exit-codes.ts';
+import { hqObservers } from './hq-hooks.ts';
 import { type LocalTurret, logTail, startLocalTurrets, stopLocalTurrets } from './local-turrets.ts';
 import { createProgress } from './progress.ts';
 import { type Project, resultsDirName } from './project.ts';
@@ -48,7 +49,6 @@ export async function runProject(opts: RunOptions): Promise<number> {
     return ExitCode.TEST_NOT_RUN;
   }
 
-  const metrics = new HqMetrics({ log: log.child('metrics') });
   const progress = createProgress({ enabled: opts.progress, bar: config.progress_bar, out: opts.out, runTime: config.run_time });
   const bindHost = opts.hqOnly ? '0.0.0.0' : '127.0.0.1';
   let hq: Hq | null = null;
@@ -67,7 +67,9 @@ export async function runProject(opts: RunOptions): Promise<number> {
   };
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigint);
+  let observers: Awaited<ReturnType<typeof hqObservers>> | null = null;
   try {
+    observers = await hqObservers(config, bindHost, log);
     hq = await Hq.bind({
       config,
       store,
@@ -75,11 +77,11 @@ export async function runProject(opts: RunOptions): Promise<number> {
       log: log.child('hq'),
       bindHost,
       spillDir: join(resultsDir, 'spill'),
-      metrics,
+      metrics: observers.hooks,
       onProgress: (p) => progress.update(p),
     });
     http = await startHttpServer({ host: bindHost, port: config.http_port, fallbackToRandomPort: !opts.hqOnly, log: log.child('http'), hq });
-    http.addRoute('/metrics', metricsRoute(metrics));
+    http.addRoute('/metrics', metricsRoute(observers.metrics));
     opts.out.write(
       `HQ: orders on ${hq.endpoints.publish}, results on ${hq.endpoints.results}, metrics on http://${bindHost === '0.0.0.0' ? '127.0.0.1' : bindHost}:${http.port}/metrics\n`,
     );
@@ -118,6 +120,7 @@ export async function runProject(opts: RunOptions): Promise<number> {
     await stopLocalTurrets(turrets, 2000);
     await http?.close();
     await hq?.close();
+    await observers?.close();
     await store.close();
   }
 }

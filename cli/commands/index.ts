@@ -2,6 +2,7 @@
 import type { CommandModule } from 'yargs';
 import { newProjectCommand } from './new-project.ts';
 import { runCommand } from './run.ts';
+import { hqCommand } from './hq.ts';
 import { packTurretsCommand } from './pack-turrets.ts';
 import { turretCommand } from './turret.ts';
 import { deployCommand } from './deploy.ts';
@@ -14,6 +15,7 @@ import { undeployCommand } from './undeploy.ts';
 export const commands: CommandModule<any, any>[] = [
   newProjectCommand,
   runCommand,
+  hqCommand,
   turretCommand,
   packTurretsCommand,
   deployCommand,
