@@ -9,24 +9,22 @@ import { DeployError } from './values.ts';
 const REPO_TOOLS = resolve(CHART_DIR, '..', '..', '.tools', 'bin');
 
 export function findHelm(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  if (env.OCT_HELM) return env.OCT_HELM;
-  for (const d of [...(env.PATH ?? '').split(delimiter), REPO_TOOLS].filter(Boolean)) {
-    const p = join(d, 'helm');
+  const candidates = env.OCT_HELM ? [env.OCT_HELM] : [...(env.PATH ?? '').split(delimiter).filter(Boolean), REPO_TOOLS].map((d) => join(d, 'helm'));
+  return candidates.find((p) => {
     try {
       accessSync(p, constants.X_OK);
-      return p;
+      return true;
     } catch {
-      /* keep looking */
+      return false;
     }
-  }
-  return undefined;
+  });
 }
 
 export function requireHelm(env: NodeJS.ProcessEnv = process.env): string {
   const helm = findHelm(env);
   if (!helm) {
     throw new DeployError(
-      'helm not found on PATH. Install Helm 3.8+ (https://helm.sh/docs/intro/install/), or run scripts/install-helm.sh in the oct repository; ' +
+      'helm not found (on PATH, in .tools/bin, or $OCT_HELM). Install Helm 3.8+ (https://helm.sh/docs/intro/install/), or run scripts/install-helm.sh in the oct repository; ' +
         'or render the chart with "oct deploy PROJECT --render DIR" and apply it your own way.',
     );
   }

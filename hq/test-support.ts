@@ -121,8 +121,11 @@ export function simpleSink(store: import('../store/types.ts').Store, runId: numb
   let running: Promise<void> | null = null;
   const pump = async (): Promise<void> => {
     while (queue.length) {
-      const batches = queue;
-      queue = [];
+      // Chunks of ~20k rows: one huge COPY text would not fit in memory.
+      let rows = 0;
+      let k = 0;
+      while (k < queue.length && rows < 20_000) rows += queue[k++]!.count;
+      const batches = queue.splice(0, k);
       written += await store.writeResults(runId, batches);
     }
   };

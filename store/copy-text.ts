@@ -30,11 +30,14 @@ function copyValue(s: string | null): string {
 }
 
 /**
- * COPY text for the batches' rows. NaN timer values mean "not set" and are left out; a row with no
- * timer set stores NULL. Non-finite timer values (±Infinity) have no JSON form and are left out too.
+ * COPY text for the batches' rows, in pieces of about `pieceRows` rows, so a caller can stream
+ * them: Postgres parses one piece while the next is built, and the event loop gets a turn between
+ * pieces. NaN timer values mean "not set" and are left out; a row with no timer set stores NULL.
+ * Non-finite timer values (±Infinity) have no JSON form and are left out too.
  */
-export function resultsCopyText(runId: number, batches: readonly ResultBatch[]): string {
-  const out: string[] = [];
+export function* resultsCopyPieces(runId: number, batches: readonly ResultBatch[], pieceRows = 2_000): Generator<string> {
+  let out = '';
+  let rows = 0;
   const run = String(runId);
   for (const b of batches) {
     const prefix = `${run}\t${copyValue(b.turretUuid)}\t${copyValue(b.turretName)}\t`;
@@ -54,12 +57,22 @@ export function resultsCopyText(runId: number, batches: readonly ResultBatch[]):
         }
         if (json) timers = json + '}';
       }
-      out.push(
-        `${prefix}${b.elapsed[i]}\t${b.epoch[i]}\t${b.scriptrunTime[i]}\t${e < 0 ? '\\N' : (errors[e] ?? '\\N')}\t${timers}\n`,
-      );
+      out += `${prefix}${b.elapsed[i]}\t${b.epoch[i]}\t${b.scriptrunTime[i]}\t${e < 0 ? '\\N' : (errors[e] ?? '\\N')}\t${timers}\n`;
+      if (++rows >= pieceRows) {
+        yield out;
+        out = '';
+        rows = 0;
+      }
     }
   }
-  return out.join('');
+  if (out) yield out;
+}
+
+/** The whole COPY text at once (see resultsCopyPieces). */
+export function resultsCopyText(runId: number, batches: readonly ResultBatch[]): string {
+  let text = '';
+  for (const piece of resultsCopyPieces(runId, batches, Infinity)) text += piece;
+  return text;
 }
 
 /** Total rows of the batches. */

@@ -9,6 +9,8 @@ import { Readable } from 'node:stream';
 import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
 import type { Logger } from '../common/log.ts';
+import type { ResultBatch } from '../protocol/results.ts';
+import { countRows, resultsCopyPieces, RESULTS_COPY_SQL } from './copy-text.ts';
 import { SqlStore, type SessionDriver, type SqlSession } from './sql-store.ts';
 
 const INT8 = 20;
@@ -87,6 +89,11 @@ export class PostgresDriver implements SessionDriver {
   }
 
   async copyFrom(sql: string, text: string): Promise<void> {
+    await this.copyFromPieces(sql, [text]);
+  }
+
+  /** COPY fed piece by piece: the server parses each piece while the caller builds the next. */
+  async copyFromPieces(sql: string, pieces: Iterable<string> | AsyncIterable<string>): Promise<void> {
     let client: pg.PoolClient;
     try {
       client = await this.pool.connect();
@@ -100,7 +107,7 @@ export class PostgresDriver implements SessionDriver {
     client.on('error', onError);
     try {
       stream = client.query(copyStreams.from(sql));
-      await pipeline(Readable.from([text]), stream);
+      await pipeline(Readable.from(pieces, { objectMode: false }), stream);
       client.off('error', onError);
       client.release();
     } catch (err) {
@@ -146,8 +153,28 @@ export class PostgresDriver implements SessionDriver {
   }
 }
 
+/** Yields each piece, then gives the event loop a turn: a big COPY never holds the socket loop long. */
+async function* paced(pieces: Iterable<string>): AsyncGenerator<string> {
+  for (const piece of pieces) {
+    yield piece;
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
+export class PostgresStore extends SqlStore {
+  constructor(location: string, private readonly driver: PostgresDriver, log: Logger) {
+    super('postgres', location, driver, log);
+  }
+
+  override async writeResults(runId: number, batches: ResultBatch[]): Promise<number> {
+    const rows = countRows(batches);
+    if (rows) await this.driver.copyFromPieces(RESULTS_COPY_SQL, paced(resultsCopyPieces(runId, batches)));
+    return rows;
+  }
+}
+
 /** Connects (within ~5 s, or an error naming host:port and the cause) and returns the Store. */
-export async function openPostgresStore(url: string, log: Logger): Promise<SqlStore> {
+export async function openPostgresStore(url: string, log: Logger): Promise<PostgresStore> {
   const driver = new PostgresDriver(url, log.child('postgres'));
   try {
     await driver.query('SELECT 1');
@@ -158,5 +185,5 @@ export async function openPostgresStore(url: string, log: Logger): Promise<SqlSt
       { cause: err },
     );
   }
-  return new SqlStore('postgres', redactUrl(url), driver, log);
+  return new PostgresStore(redactUrl(url), driver, log);
 }

@@ -34,7 +34,8 @@ function turretWith(name: string, script: string | null, extra: Record<string, u
   return { uuid, ...oct(['turret', '--config', config, '--uuid', uuid]) };
 }
 
-const statusOf = (uuid: string, state: string, timeoutMs = 8000) => hq.until(() => hq.statusesOf(uuid).find((s) => s.state === state), timeoutMs, `${state} status of ${uuid}`);
+// Generous: a turret process compiles its TypeScript at start, slow on a loaded 2-core machine.
+const statusOf = (uuid: string, state: string, timeoutMs = 20_000) => hq.until(() => hq.statusesOf(uuid).find((s) => s.state === state), timeoutMs, `${state} status of ${uuid}`);
 
 function kill(child: ChildProcess) {
   if (child.exitCode === null) child.kill('SIGKILL');

@@ -71,6 +71,11 @@ export class Turret {
     return this.opts.uuid;
   }
 
+  /** Results recorded by the canons since the process started (sent or still buffered). */
+  get resultsRecorded(): number {
+    return this.batcher.resultsRecorded;
+  }
+
   /** Runs until kill, a signal-driven shutdown, or an abort; resolves to the process exit code. */
   async run(): Promise<number> {
     const { config } = this.opts;

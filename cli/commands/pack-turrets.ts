@@ -1,6 +1,5 @@
 import { resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
-import { packTurrets } from '../../turret/pack.ts';
 
 interface Args {
   project: string;
@@ -19,6 +18,7 @@ export const packTurretsCommand: CommandModule<object, Args> = {
       .example('$0 turret --tar navigation.tar --hq-address 10.0.0.5', 'On the turret machine: install its dependencies and run it')
       .epilog('Set hq_address (and publish_port/rc_port) in config.json to where the HQ will listen before packing, or override them with `oct turret --hq-address …`.'),
   handler: async (args) => {
+    const { packTurrets } = await import('../../turret/pack.ts');
     await packTurrets(args.project, { outDir: resolve(args.out), print: (line) => process.stdout.write(line + '\n') });
   },
 };

@@ -1,6 +1,5 @@
 import type { CommandModule } from 'yargs';
 import { systemClock } from '../../common/clock.ts';
-import { runTurretProcess } from '../../turret/process.ts';
 import { createLogger } from '../../common/log.ts';
 
 interface Args {
@@ -41,6 +40,8 @@ export const turretCommand: CommandModule<object, Args> = {
       .example('$0 turret --config turret.json -v', 'Run a turret from a config file, logging its progress')
       .epilog('SIGTERM or SIGINT stops gracefully: in-flight iterations finish, results are flushed and a final status is sent. Exit codes: 0 ok, 2 invalid config, 3 aborted (script missing, broken or throwing in its constructor).'),
   handler: async (args) => {
+    // Loaded on use, so other commands do not pay for ZeroMQ, undici and tsx's API at start-up.
+    const { runTurretProcess } = await import('../../turret/process.ts');
     process.exitCode = await runTurretProcess({
       config: args.config,
       tar: args.tar,
