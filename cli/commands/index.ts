@@ -11,6 +11,10 @@ import { scaleCommand } from './scale.ts';
 import { reportFetchCommand } from './report-fetch.ts';
 import { logsCommand } from './logs.ts';
 import { undeployCommand } from './undeploy.ts';
+import { reportCommand } from './report.ts';
+import { rebuildResultsCommand } from './rebuild-results.ts';
+import { resultsToCsvCommand } from './results-to-csv.ts';
+import { runsCommand } from './runs.ts';
 
 export const commands: CommandModule<any, any>[] = [
   newProjectCommand,
@@ -24,4 +28,8 @@ export const commands: CommandModule<any, any>[] = [
   reportFetchCommand,
   logsCommand,
   undeployCommand,
+  reportCommand,
+  rebuildResultsCommand,
+  resultsToCsvCommand,
+  runsCommand,
 ];
