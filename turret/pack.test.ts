@@ -84,7 +84,7 @@ test('pack-turrets writes one tar per turret that `oct turret --tar` runs', asyn
     const uuid = crypto.randomUUID();
     const turret = oct(['turret', '--tar', join(out, 'navigation.tar'), '--no-install', '--uuid', uuid, '--hq-address', '127.0.0.1', '--hq-publisher', String(hq.publishPort), '--hq-rc', String(hq.rcPort)], out);
     try {
-      await hq.until(() => hq.statusesOf(uuid).find((s) => s.state === 'ready'), 20_000, 'ready from the packed turret');
+      await hq.until(() => hq.statusesOf(uuid).find((s) => s.state === 'ready'), 45_000, 'ready from the packed turret');
       await hq.send(orders.start());
       const batch = await hq.until(() => hq.batches.find((b) => b.turretUuid === uuid), 5000, 'results');
       assert.equal(batch.turretName, 'navigation');

@@ -1,6 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { systemClock } from '../../common/clock.ts';
 import { createLogger } from '../../common/log.ts';
+import { ExitCode } from '../exit-codes.ts';
 
 interface Args {
   config?: string;
@@ -32,14 +33,15 @@ export const turretCommand: CommandModule<object, Args> = {
       .option('install', { type: 'boolean', default: true, describe: "With --tar: npm install the archive's dependencies (turrets_requirements) first" })
       .option('uuid', { type: 'string', describe: 'Turret uuid (default: a random one per process)' })
       .conflicts('config', 'tar')
-      .check((a) => {
-        // A string (not a throw) makes yargs report a usage error: exit code 2.
-        return a.config || a.tar ? true : 'name a turret config (--config FILE) or a packed turret (--tar FILE)';
-      })
       .example('$0 turret --tar navigation.tar --hq-address 10.0.0.5', 'Run a packed turret against a remote HQ')
       .example('$0 turret --config turret.json -v', 'Run a turret from a config file, logging its progress')
       .epilog('SIGTERM or SIGINT stops gracefully: in-flight iterations finish, results are flushed and a final status is sent. Exit codes: 0 ok, 2 invalid config, 3 aborted (script missing, broken or throwing in its constructor).'),
   handler: async (args) => {
+    if (!args.config && !args.tar) {
+      process.stderr.write('oct: name a turret config (--config FILE) or a packed turret (--tar FILE)\nRun "oct turret --help" for usage.\n');
+      process.exitCode = ExitCode.INVALID_INPUT;
+      return;
+    }
     // Loaded on use, so other commands do not pay for ZeroMQ, undici and tsx's API at start-up.
     const { runTurretProcess } = await import('../../turret/process.ts');
     process.exitCode = await runTurretProcess({
