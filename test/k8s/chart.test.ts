@@ -1,7 +1,7 @@
 // The chart through the real helm binary: lint, render every example, validate every object
 // offline against the Kubernetes API types, and check the schema's refusals.
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { CHART_DIR } from '../../deploy/chart.ts';
@@ -111,6 +111,14 @@ describe('chart', () => {
     assert.ok(!ms.some((m) => m.kind === 'StatefulSet'));
     const hq = podSpecs(ms).find((p) => p.name === 'Deployment/demo-oct-hq')!.pod.containers[0] as unknown as { env: { name: string; valueFrom?: { secretKeyRef: { name: string; key: string } } }[] };
     assert.deepEqual(hq.env.find((e) => e.name === 'OCT_DATABASE_URL')?.valueFrom?.secretKeyRef, { name: 'oct-database', key: 'url' });
+  });
+
+  it('k8s-examples/manifests/first-test.yaml is the current chart rendered', async () => {
+    const committed = readFileSync(join(EXAMPLES, 'manifests', 'first-test.yaml'), 'utf8').replace(/^(#.*\n)+/, '');
+    const r = helm(['template', 'oct', CHART_DIR, '-n', 'load', '-f', join(EXAMPLES, 'values-first-test.yaml'), '--set', 'database.builtin.password=CHANGE-ME']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(committed, r.stdout, 'regenerate with the command at the top of the file');
+    await assertValid(parseManifests(committed));
   });
 
   const refusals: [string, string[], RegExp][] = [
