@@ -216,3 +216,26 @@ test('enqueue never throws, even on a malformed batch', async () => {
   assert.match(w.stats().lastError ?? '', /enqueue failed/);
   await w.close();
 });
+
+test('a spill file left by an earlier process is set aside, not overwritten', async () => {
+  const spillDir = mkdtempSync(join(tmp, 'orphan-'));
+  const stored: number[] = [];
+  const store = { writeResults: async (_: number, batches: ResultBatch[]) => batches.reduce((n, b) => (stored.push(b.count), n + b.count), 0) };
+  const log = memoryLogger();
+  const first = new ResultWriter({ store, runId: 5, log, spillDir, maxQueuedRows: 10, flushMs: 60_000 });
+  first.enqueue(batch(0, 100), { turretUuid: 'u', turretName: 'n' });
+  first.enqueue(batch(100, 100), { turretUuid: 'u', turretName: 'n' });
+  await sleep(300); // the first process "crashes" with rows in its spill file
+  assert.ok(existsSync(first.spillPath));
+  await first.close(); // closing with rows left keeps the file, as a crash would
+  const second = new ResultWriter({ store, runId: 5, log, spillDir, maxQueuedRows: 10 });
+  second.enqueue(batch(200, 100), { turretUuid: 'u', turretName: 'n' });
+  await second.drain(5_000);
+  const orphan = log.lines.find((l) => l.includes('from an earlier process'));
+  assert.ok(orphan);
+  const path = /path=(\S+)/.exec(orphan)![1]!;
+  let rows = 0;
+  for await (const e of readSpillFile(path)) rows += e.batch.count;
+  assert.equal(rows, 200);
+  await second.close();
+});

@@ -3,7 +3,7 @@
 // 250k rows/s into Postgres, toolbox.md). Memory is bounded: past `maxQueuedRows` batches go to a
 // spill file and come back in order. A failing database is retried with backoff; rows are never
 // dropped, and whatever drain() cannot write in time is left in a file that can be recovered.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Clock } from '../common/clock.ts';
 import { systemClock } from '../common/clock.ts';
@@ -81,6 +81,7 @@ export class ResultWriter {
   private spill: SpillFile | null = null;
   /** A read from the spill file in progress (its entries are in neither memory nor the file). */
   private taking: Promise<SpillEntry[]> | null = null;
+  private inflight: Promise<void> | null = null;
 
   private writtenRows = 0;
   private failedWrites = 0;
@@ -159,10 +160,26 @@ export class ResultWriter {
   private spillFile(): SpillFile {
     if (!this.spill) {
       mkdirSync(this.spillDir, { recursive: true });
+      this.setAsideOrphan();
       this.spill = new SpillFile(this.spillPath, this.log);
       this.log.warn('database behind; spilling results to disk', { path: this.spillPath, maxQueuedRows: this.maxQueuedRows });
     }
     return this.spill;
+  }
+
+  /**
+   * A spill file left by an earlier process (a crashed HQ) would be truncated by ours: move it
+   * aside and say where. It may also hold rows that process had already written.
+   */
+  private setAsideOrphan(): void {
+    try {
+      if (statSync(this.spillPath).size <= SPILL_MAGIC.length) return;
+    } catch {
+      return;
+    }
+    const aside = join(this.spillDir, `results-run${this.runId}-orphan-${this.clock.now()}.spill`);
+    renameSync(this.spillPath, aside);
+    this.log.warn('found a spill file from an earlier process; kept it aside (rows may be partly written already)', { path: aside, runId: this.runId });
   }
 
   private pendingRows(): number {
@@ -237,10 +254,13 @@ export class ResultWriter {
       if (this.stopped) return;
       const chunk = this.chunk;
       try {
-        await this.store.writeResults(this.runId, chunk.map((e) => e.batch));
+        this.inflight = this.store.writeResults(this.runId, chunk.map((e) => e.batch)).then(() => undefined);
+        await this.inflight;
       } catch (err) {
         this.onWriteFailed(err as Error);
         return;
+      } finally {
+        this.inflight = null;
       }
       if (this.chunk !== chunk) return; // stopped by a failed drain, which already accounted for it
       this.writtenRows += this.chunkRows;
@@ -263,6 +283,7 @@ export class ResultWriter {
     this.failedWrites++;
     this.consecutiveFailures++;
     this.lastError = err.message;
+    if (this.stopped) return;
     const delay = Math.min(this.retryMaxMs, this.retryMinMs * 2 ** Math.min(this.consecutiveFailures - 1, 20));
     // Log the first failure and then every tenth, so a long outage does not flood the log.
     if (this.consecutiveFailures === 1 || this.consecutiveFailures % 10 === 0) {
@@ -305,6 +326,10 @@ export class ResultWriter {
   private async giveUp(timeoutMs: number): Promise<ResultDrainError> {
     this.stopTimers();
     this.stopped = true;
+    // A COPY still running may settle in a moment; each row it settles is one less of uncertain fate.
+    if (this.writing && this.chunk && this.inflight) {
+      await Promise.race([this.inflight, new Promise((r) => setTimeout(r, Math.min(1_000, Math.max(50, timeoutMs / 10))))]);
+    }
     const uncertain = this.writing && this.chunk ? this.chunk : [];
     const left: SpillEntry[] = this.writing ? [] : [...(this.chunk ?? [])];
     if (this.taking) left.push(...(await this.taking.catch(() => [])));
@@ -322,16 +347,16 @@ export class ResultWriter {
       const fh = await open(path, 'w');
       try {
         await fh.write(SPILL_MAGIC);
-        // The rows of a COPY still running go last, marked by the error: they may be stored already.
         const write = async (entries: SpillEntry[]) => {
           for (const e of entries) {
             await fh.write(encodeFrame(e));
             rows += e.batch.count;
           }
         };
+        // Oldest first; the rows of a COPY still running are the oldest (the error says so).
+        await write(uncertain);
         await write(left);
         while (this.spill && this.spill.rows > 0) await write(await this.spill.take(this.flushRows));
-        await write(uncertain);
         await fh.sync();
       } finally {
         await fh.close();
@@ -348,7 +373,7 @@ export class ResultWriter {
       : `saving them to ${path} failed${this.spill ? `; ${this.spill.rows} remain in ${this.spill.path}` : ''}`;
     const msg =
       `result writer for run ${this.runId}: ${rows} rows not written after ${timeoutMs} ms` +
-      (uncertainRows ? ` (${uncertainRows} of them were in a COPY still running, which may yet commit)` : '') +
+      (uncertainRows ? ` (the first ${uncertainRows} were in a COPY still running, which may yet commit)` : '') +
       `; ${where}` +
       (this.lastError ? `; last database error: ${this.lastError}` : '');
     this.log.error('drain timed out', { rows, file, uncertainRows, runId: this.runId });
