@@ -1,7 +1,6 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CommandModule } from 'yargs';
-import { runHq } from '../hq.ts';
 import { loggerFromArgs } from '../logger-from-args.ts';
 import { loadProject } from '../project.ts';
 
@@ -30,6 +29,7 @@ export const hqCommand: CommandModule<object, Args> = {
   handler: async (args) => {
     const project = loadProject(args.config);
     if (args['http-port'] !== undefined) project.config.http_port = args['http-port'];
+    const { runHq } = await import('../hq.ts');
     process.exitCode = await runHq({
       project,
       runName: args['run-name'],

@@ -2,7 +2,6 @@ import type { CommandModule } from 'yargs';
 import { ExitCode } from '../exit-codes.ts';
 import { loggerFromArgs } from '../logger-from-args.ts';
 import { loadProject } from '../project.ts';
-import { runProject } from '../run.ts';
 
 interface Args {
   project: string;
@@ -53,6 +52,8 @@ export const runCommand: CommandModule<object, Args> = {
       process.exitCode = ExitCode.INVALID_INPUT;
       return;
     }
+    // Loaded only when this command runs: `oct turret` and `oct --help` must not pay for the HQ.
+    const { runProject } = await import('../run.ts');
     process.exitCode = await runProject({
       project,
       log: loggerFromArgs(args, c.console_logging),
