@@ -7,6 +7,7 @@ import type { Logger } from '../common/log.ts';
 import type { ProjectConfig } from '../protocol/config.ts';
 import type { MalformedKind, TurretState } from '../protocol/incoming.ts';
 import { orders } from '../protocol/orders.ts';
+import { ResultWriter } from '../store/result-writer.ts';
 import type { RunInfo, Store } from '../store/types.ts';
 import { Broadcaster } from './broadcaster.ts';
 import { Ingest, type ResultSink } from './ingest.ts';
@@ -87,6 +88,8 @@ export function hardMessageCap(maxMessageBytes: number): number {
   return Math.min(maxMessageBytes * 2 + 1024 * 1024, 2 ** 31 - 1);
 }
 
+const YIELD_EVERY_MS = 5;
+
 function portOf(endpoint: string): number {
   const m = /:(\d+)$/.exec(endpoint);
   if (!m) throw new Error(`cannot read the port of ZeroMQ endpoint ${endpoint}`);
@@ -150,7 +153,7 @@ export class Hq {
 
     const host = opts.bindHost ?? '0.0.0.0';
     const pub = new zmq.Publisher({ linger: 1000 });
-    const pull = new zmq.Pull({ maxMessageSize: hardMessageCap(config.max_message_bytes), receiveHighWaterMark: 10_000 });
+    const pull = new zmq.Pull({ maxMessageSize: hardMessageCap(config.max_message_bytes), receiveHighWaterMark: 1000 });
     try {
       await pub.bind(`tcp://${host}:${config.publish_port || '*'}`);
       await pull.bind(`tcp://${host}:${config.rc_port || '*'}`);
@@ -165,7 +168,7 @@ export class Hq {
     const seq = new SequenceTracker();
     const live = new LiveStats({ clock, maxTimerSeries: opts.maxTimerSeries });
     const writerOpts = { spillDir: opts.spillDir, log: log.child('writer') };
-    const sink: ResultSink = opts.createSink ? opts.createSink(store, run.id, writerOpts) : new (await import('../store/result-writer.ts')).ResultWriter(store, run.id, writerOpts);
+    const sink: ResultSink = opts.createSink ? opts.createSink(store, run.id, writerOpts) : new ResultWriter({ store, runId: run.id, clock, ...writerOpts });
     const broadcaster = new Broadcaster(pub, log);
     let lifecycle: Lifecycle | null = null;
     const ingest = new Ingest({
@@ -282,7 +285,8 @@ export class Hq {
     this.pub.close();
     await this.loop;
     await this.parts.recorder.close();
-    if (!this.runPromise) await this.parts.sink.drain(5_000);
+    if (!this.runPromise) await this.parts.sink.drain(5_000).catch((err) => this.parts.log.error('results not written', { error: err as Error }));
+    await this.parts.sink.close?.();
   }
 
   private turretSummaries(): TurretSummary[] {
@@ -300,8 +304,15 @@ export class Hq {
   private async socketLoop(): Promise<void> {
     const { ingest, log } = this.parts;
     let internalErrors = 0;
+    let lastYield = performance.now();
     try {
       for await (const frames of this.pull) {
+        // While messages keep coming, each receive resolves at once and the loop would never let
+        // timers or the store's sockets run: the writer and the lifecycle would starve.
+        if (performance.now() - lastYield > YIELD_EVERY_MS) {
+          await new Promise((r) => setImmediate(r));
+          lastYield = performance.now();
+        }
         try {
           ingest.handle(frames);
         } catch (err) {

@@ -16,7 +16,9 @@ export const MALFORMED_KINDS: MalformedKind[] = ['oversized', 'not_json', 'not_o
 export interface ResultSink {
   enqueue(batch: ResultBatch, meta: { turretUuid: string | null; turretName: string | null }): void;
   stats(): WriterStats & { lastError?: string | null };
+  /** Resolves when everything enqueued is written; rejects at the deadline. */
   drain(timeoutMs: number): Promise<unknown>;
+  close?(): Promise<void>;
 }
 
 export interface IngestDeps {

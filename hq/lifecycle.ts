@@ -267,14 +267,24 @@ export class Lifecycle {
 
   private async finish(config: ProjectConfig): Promise<LifecycleResult> {
     const { sink, ingest, registry, seq, log } = this.d;
-    await sink.drain(this.d.drainTimeoutMs);
-    ingest.accepting = false;
-    // Anything enqueued between the end of the drain and the flag above.
-    await sink.drain(Math.min(this.d.drainTimeoutMs, 5_000));
+    let drainError: string | null = null;
+    try {
+      await sink.drain(this.d.drainTimeoutMs);
+      ingest.accepting = false;
+      // Anything enqueued between the end of the drain and the flag above.
+      await sink.drain(Math.min(this.d.drainTimeoutMs, 5_000));
+    } catch (err) {
+      ingest.accepting = false;
+      drainError = (err as Error).message;
+    }
     for (const e of registry.list()) if (e.oct) seq.countTrailing(e.uuid, e.lastStatusSeq);
     const w = sink.stats();
     const unwritten = w.queuedRows + w.spilledRows + w.inFlightRows;
-    const error = unwritten > 0 ? `the store did not catch up: ${unwritten} results not yet written (${w.spilledRows} in the spill file)${w.lastError ? `; last error: ${w.lastError}` : ''}` : null;
+    const error = drainError
+      ? `the store did not catch up: ${drainError}`
+      : unwritten > 0
+        ? `the store did not catch up: ${unwritten} results not yet written (${w.spilledRows} in the spill file)${w.lastError ? `; last error: ${w.lastError}` : ''}`
+        : null;
     const malformed = ingest.malformedSummary();
     if (malformed) log.warn('malformed messages during the run', { counts: malformed });
     if (seq.duplicates || seq.missingBatches) log.warn('batch sequence anomalies', { duplicates: seq.duplicates, missingBatches: seq.missingBatches });
