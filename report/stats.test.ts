@@ -110,7 +110,7 @@ function check(spec: Spec, stats: Awaited<ReturnType<typeof computeStats>>): voi
 // Timings from a clock: no subnormal doubles (jsonb keeps numbers as numeric, and 5e-324 does not
 // survive a float8 round trip through it, nor would it come from a real clock).
 const timing = (max: number) => fc.double({ min: 0, max, noNaN: true }).filter((v) => v === 0 || v > 1e-12);
-const timerName = fc.constantFrom('login', 'search', '<script>alert(1)</script>', 'All transactions', 'é ü');
+const timerName = fc.constantFrom('login', 'search', '<script>alert(1)</script>', 'All transactions', 'é ü', "it's'); DROP TABLE results; --", '$1 $$ \\');
 const resultArb = fc.record({
   turretUuid: fc.constantFrom('u1', 'u2', null),
   turretName: fc.constantFrom('alpha', 'beta', null),

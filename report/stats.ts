@@ -3,6 +3,7 @@
 // grow with the number of results. Percentiles are exact: percentile_cont, the linear interpolation
 // the original computed with numpy. Latencies are seconds, as stored.
 import type { SqlDriver } from '../store/types.ts';
+import { analyticQuery } from './analytic-query.ts';
 
 export const TOTAL_SERIES = 'All transactions';
 export const PERCENTILES = [0.5, 0.8, 0.9, 0.95, 0.99] as const;
@@ -225,7 +226,8 @@ export async function computeStats(sql: SqlDriver, opts: StatsOptions): Promise<
 
   // Custom timer names in order of first appearance, and the run's extent, in one scan.
   const [keyRows, boundRows] = await Promise.all([
-    sql.query<{ k: string; first: number }>(
+    analyticQuery<{ k: string; first: number }>(
+      sql,
       `SELECT k, min(elapsed) AS first
          FROM (SELECT jsonb_object_keys(custom_timers) AS k, elapsed FROM results
                 WHERE run_id = $1 AND custom_timers IS NOT NULL) x
@@ -255,7 +257,8 @@ export async function computeStats(sql: SqlDriver, opts: StatsOptions): Promise<
 
   // Everything a hash aggregate can do, in one scan: moments per series × bin, per series, and the
   // latency distribution per series.
-  const momentsQuery = sql.query<Moments>(
+  const momentsQuery = analyticQuery<Moments>(
+    sql,
     `SELECT s, CASE WHEN GROUPING(bin) = 0 THEN bin END AS bin, CASE WHEN GROUPING(hb) = 0 THEN hb END AS hb,
             count(*)::float8 AS n, count(*) FILTER (WHERE err)::float8 AS errs,
             min(v) AS vmin, avg(v) AS vmean, stddev_pop(v) AS vstd, max(v) AS vmax
@@ -265,7 +268,8 @@ export async function computeStats(sql: SqlDriver, opts: StatsOptions): Promise<
   );
   // Exact overall percentiles: one plain ordered-set aggregate per series (no outer sort).
   const pctList = `ARRAY[${PERCENTILES.join(',')}]::float8[]`;
-  const overallPctQuery = sql.query<{ s: number; pct: number[] | string | null }>(
+  const overallPctQuery = analyticQuery<{ s: number; pct: number[] | string | null }>(
+    sql,
     [`SELECT 0 AS s, percentile_cont(${pctList}) WITHIN GROUP (ORDER BY scriptrun_time) AS pct FROM results WHERE run_id = $1`]
       .concat(
         timers.map(
@@ -304,7 +308,8 @@ export async function computeStats(sql: SqlDriver, opts: StatsOptions): Promise<
     }
   }
   const binRanksQuery = need.rn.length
-    ? sql.query<{ s: number; bin: number; rn: number; v: number }>(
+    ? analyticQuery<{ s: number; bin: number; rn: number; v: number }>(
+        sql,
         `WITH need AS (SELECT * FROM unnest($5::int[], $6::int[], $7::int[]) AS n(s, bin, rn)),
               ranked AS (SELECT s, bin, v, row_number() OVER (PARTITION BY s, bin ORDER BY v) AS rn
                            FROM (SELECT s, ${binExpr} AS bin, v FROM (${pts}) p) x)
@@ -315,7 +320,8 @@ export async function computeStats(sql: SqlDriver, opts: StatsOptions): Promise<
 
   const [binRanks, errorRows, distinctRows, turretRows, turretInfoRows, changeRows] = await Promise.all([
     binRanksQuery,
-    sql.query<{ message: string; n: number; first: number; last: number; turrets: number }>(
+    analyticQuery<{ message: string; n: number; first: number; last: number; turrets: number }>(
+      sql,
       `SELECT error AS message, count(*)::float8 AS n, min(elapsed) AS first, max(elapsed) AS last,
               count(DISTINCT coalesce(turret_uuid, turret_name, ''))::float8 AS turrets
          FROM results WHERE run_id = $1 AND error IS NOT NULL
@@ -323,7 +329,7 @@ export async function computeStats(sql: SqlDriver, opts: StatsOptions): Promise<
       [runId],
     ),
     sql.query<{ n: number }>(`SELECT count(DISTINCT error)::float8 AS n FROM results WHERE run_id = $1`, [runId]),
-    sql.query<{
+    analyticQuery<{
       uuid: string | null;
       name: string | null;
       n: number;
@@ -335,6 +341,7 @@ export async function computeStats(sql: SqlDriver, opts: StatsOptions): Promise<
       first: number;
       last: number;
     }>(
+      sql,
       `SELECT turret_uuid AS uuid, turret_name AS name, count(*)::float8 AS n, count(error)::float8 AS errs,
               min(scriptrun_time) AS vmin, avg(scriptrun_time) AS vmean, max(scriptrun_time) AS vmax,
               percentile_cont(ARRAY[0.5, 0.95, 0.99]::float8[]) WITHIN GROUP (ORDER BY scriptrun_time) AS pct,

@@ -10,7 +10,9 @@ export async function pgDriver(url: string, opts: { migrate?: boolean } = {}): P
   if (opts.migrate ?? true) for (const m of MIGRATIONS) await pool.query(m);
   return {
     async query<T>(sql: string, params?: unknown[]): Promise<T[]> {
-      return (await pool.query(sql, params as unknown[])).rows as T[];
+      const r = (await pool.query(sql, params as unknown[])) as pg.QueryResult | pg.QueryResult[];
+      // Several statements in one text: the last one's rows, as the store's drivers do.
+      return (Array.isArray(r) ? r[r.length - 1]!.rows : r.rows) as T[];
     },
     async copyFrom(sql: string, text: string): Promise<void> {
       const client = await pool.connect();

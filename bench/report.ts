@@ -1,0 +1,97 @@
+// Report benchmark: 1,000,000 stored results (one custom timer, 1% errors, 4 turrets, 60 s of test)
+// put into Postgres with COPY, then generateReport timed end to end, with the process's peak RSS.
+// Run: node --import tsx bench/report.ts [--rows N] [--url postgres://…] (starts a throwaway
+// cluster when no URL is given). Prints a table; the figures go in BENCHMARKS.md.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { memoryLogger } from '../common/log.ts';
+import { generateReport } from '../report/generate.ts';
+import { RESULTS_COPY, mulberry32, resultsCopyText, type GenResult } from '../report/test-support.ts';
+import { openStore } from '../store/open.ts';
+
+export interface ReportBenchResult {
+  rows: number;
+  insertSeconds: number;
+  reportSeconds: number;
+  /** Peak resident set size of this process over the whole benchmark, MB. */
+  peakRssMb: number;
+  rssBeforeReportMb: number;
+  htmlBytes: number;
+}
+
+export async function benchReport(opts: { url: string; rows?: number }): Promise<ReportBenchResult> {
+  const total = opts.rows ?? 1_000_000;
+  const log = memoryLogger('warn');
+  const store = await openStore({ databaseUrl: opts.url, log });
+  const out = mkdtempSync(join(tmpdir(), 'oct-bench-report-'));
+  try {
+    const config = { run_time: 60, results_ts_interval: 10, thresholds: { p95: '<500ms', error_rate: '<2%', Example_Timer: { p99: '<1s' } } };
+    const run = await store.createRun({ name: 'bench-report', config, hqId: null });
+    const start = new Date();
+    await store.updateRun(run.id, { state: 'finished', startedAt: start, endedAt: new Date(start.getTime() + 61_000) });
+    const rnd = mulberry32(1);
+    const t0 = performance.now();
+    const chunk = 100_000;
+    for (let done = 0; done < total; done += chunk) {
+      const rows: GenResult[] = [];
+      for (let i = done; i < Math.min(total, done + chunk); i++) {
+        const elapsed = (i / total) * 60;
+        const latency = 0.02 + -Math.log(1 - rnd()) * 0.03;
+        rows.push({
+          turretUuid: `turret-${i % 4}`,
+          turretName: `turret-${i % 4}`,
+          elapsed,
+          epoch: start.getTime() / 1000 + elapsed,
+          scriptrunTime: latency,
+          error: i % 100 === 0 ? `HTTP ${500 + (i % 4)}` : null,
+          customTimers: { Example_Timer: latency * 0.6 },
+        });
+      }
+      await store.sql.copyFrom(RESULTS_COPY, resultsCopyText(run.id, rows));
+    }
+    await store.sql.query('ANALYZE results');
+    const insertSeconds = (performance.now() - t0) / 1000;
+    const rssBeforeReportMb = process.memoryUsage().rss / 1e6;
+    const t1 = performance.now();
+    const report = await generateReport({ store, runId: run.id, outDir: out, config, log });
+    const reportSeconds = (performance.now() - t1) / 1000;
+    if (report.summary.totals.transactions !== total) throw new Error(`report counted ${report.summary.totals.transactions}, expected ${total}`);
+    const { size } = await import('node:fs').then((fs) => fs.statSync(report.htmlPath));
+    return { rows: total, insertSeconds, reportSeconds, peakRssMb: process.resourceUsage().maxRSS / 1024, rssBeforeReportMb, htmlBytes: size };
+  } finally {
+    await store.close();
+    rmSync(out, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const arg = (name: string) => {
+    const i = process.argv.indexOf(name);
+    return i > 0 ? process.argv[i + 1] : undefined;
+  };
+  let url = arg('--url') ?? process.env.OCT_BENCH_DATABASE_URL;
+  let stop: (() => void) | undefined;
+  if (!url) {
+    // @ts-expect-error plain ESM helper shared with the test runner script
+    const { startCluster } = await import('../scripts/pg-cluster.mjs');
+    const cluster = (await startCluster()) as { url: string; stop(): void };
+    url = cluster.url;
+    stop = () => cluster.stop();
+  }
+  try {
+    const r = await benchReport({ url, rows: arg('--rows') ? Number(arg('--rows')) : undefined });
+    const table = [
+      ['results', r.rows.toLocaleString('en-US')],
+      ['insert (COPY)', `${r.insertSeconds.toFixed(2)} s`],
+      ['generateReport', `${r.reportSeconds.toFixed(2)} s`],
+      ['RSS before report', `${r.rssBeforeReportMb.toFixed(0)} MB`],
+      ['peak RSS (whole process)', `${r.peakRssMb.toFixed(0)} MB`],
+      ['results.html', `${(r.htmlBytes / 1024).toFixed(0)} KiB`],
+    ];
+    for (const [k, v] of table) console.log(`${k!.padEnd(26)} ${v}`);
+  } finally {
+    stop?.();
+  }
+}
