@@ -6,7 +6,7 @@ set -euo pipefail
 need=()
 command -v initdb >/dev/null 2>&1 || [ -x /usr/lib/postgresql/15/bin/initdb ] || need+=(postgresql)
 /usr/bin/python3 -c 'import zmq' >/dev/null 2>&1 || need+=(python3-zmq)
-for pkg in chromium prometheus podman buildah runc slirp4netns unzip nginx-light wrk; do
+for pkg in chromium prometheus podman buildah runc slirp4netns netavark aardvark-dns unzip nginx-light wrk; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -36,7 +36,7 @@ export async function countingProject(opts: { runTime?: number; thresholds?: Rec
   assert.equal(made.code, 0, made.stderr);
   const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
   Object.assign(config, { run_time: opts.runTime ?? 3, results_ts_interval: 1, publish_port: 0, rc_port: 0, http_port: 0, progress_bar: false });
-  if (opts.thresholds) config.thresholds = opts.thresholds;
+  config.thresholds = opts.thresholds ?? {};
   writeFileSync(join(dir, 'config.json'), JSON.stringify(config, null, 2));
   const countDir = join(root, 'counts');
   writeFileSync(
