@@ -4,7 +4,9 @@
 // reached through the API server's service proxy: no port-forward, no extra port on the laptop.
 import * as http from 'node:http';
 import * as https from 'node:https';
-import * as k8s from '@kubernetes/client-node';
+// Types only at load time: the client is imported when a command connects, so every other
+// `oct` command (a turret above all) starts without loading it.
+import type * as k8s from '@kubernetes/client-node';
 import { DeployError } from './values.ts';
 
 export interface KubeTarget {
@@ -19,7 +21,8 @@ export interface Kube {
   config: k8s.KubeConfig;
 }
 
-export function connect(opts: { kubeconfig?: string; context?: string; namespace?: string } = {}): Kube {
+export async function connect(opts: { kubeconfig?: string; context?: string; namespace?: string } = {}): Promise<Kube> {
+  const k8s = await import('@kubernetes/client-node');
   const config = new k8s.KubeConfig();
   if (opts.kubeconfig) config.loadFromFile(opts.kubeconfig);
   else config.loadFromDefault();

@@ -32,7 +32,7 @@ function readValuesFile(path: string): Record<string, unknown> {
 }
 
 async function followRun(a: Args, runTime: number): Promise<'finished' | 'failed'> {
-  const kube = kubeFrom(a);
+  const kube = await kubeFrom(a);
   const progress = createProgress({ enabled: true, bar: false, out: process.stdout, runTime });
   progress.start();
   try {

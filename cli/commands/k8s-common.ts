@@ -20,7 +20,7 @@ export function k8sOptions<T>(y: Argv<T>): Argv<T & K8sArgs> {
     .option('context', { type: 'string', describe: 'Kubeconfig context (default: the current one)' }) as Argv<T & K8sArgs>;
 }
 
-export function kubeFrom(a: K8sArgs): Kube {
+export function kubeFrom(a: K8sArgs): Promise<Kube> {
   return connect({ kubeconfig: a.kubeconfig, context: a.context, namespace: a.namespace });
 }
 

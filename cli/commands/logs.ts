@@ -17,7 +17,7 @@ export const logsCommand: CommandModule<object, Args> = {
       .example('$0 logs -t navigation --tail 50', "The last 50 lines of each navigation turret pod") as never,
   handler: (a) =>
     handleK8sErrors(async () => {
-      const kube = kubeFrom(a);
+      const kube = await kubeFrom(a);
       const labels: Record<string, string> = {};
       if (a.turret) Object.assign(labels, { 'app.kubernetes.io/component': 'turret', 'oct/turret': a.turret });
       else if (a.component !== 'all') labels['app.kubernetes.io/component'] = a.component;

@@ -16,7 +16,7 @@ const builder = (y: Argv<object>) =>
 
 async function handler(a: Args): Promise<void> {
   await handleK8sErrors(async () => {
-    const kube = kubeFrom(a);
+    const kube = await kubeFrom(a);
     let html: string;
     try {
       html = await hqGet(kube, a.release, '/report');

@@ -14,7 +14,7 @@ export const scaleCommand: CommandModule<object, K8sArgs & { turret: string; rep
       .example('$0 scale navigation 10 -n load', 'Ten navigation turret pods') as never,
   handler: (a) =>
     handleK8sErrors(async () => {
-      const kube = kubeFrom(a);
+      const kube = await kubeFrom(a);
       const { deployment, from } = await scaleTurret(kube, a.release, a.turret, a.replicas);
       process.stdout.write(`deployment/${deployment} scaled from ${from} to ${a.replicas}\n` +
         '(a later "oct deploy" or "helm upgrade" resets it to the values\' replicas)\n');

@@ -36,7 +36,7 @@ export const statusCommand: CommandModule<object, K8sArgs & { json: boolean }> =
       .example('$0 status -n load', 'The run and pods of release "oct" in namespace load') as never,
   handler: (a) =>
     handleK8sErrors(async () => {
-      const kube = kubeFrom(a);
+      const kube = await kubeFrom(a);
       const pods = await listPods(kube, a.release);
       let hq: HqStatus | string;
       try {

@@ -14,7 +14,7 @@ export const undeployCommand: CommandModule<object, K8sArgs & { 'delete-data': b
       .example('$0 undeploy -n load', 'Remove release "oct", keep its results') as never,
   handler: (a) =>
     handleK8sErrors(async () => {
-      const kube = kubeFrom(a);
+      const kube = await kubeFrom(a);
       const helm = requireHelm();
       const r = await runHelm(helm, [...uninstallArgs(a.release, kube.namespace), ...(a.kubeconfig ? ['--kubeconfig', a.kubeconfig] : []), ...(a.context ? ['--kube-context', a.context] : [])], { echo: true });
       if (r.code !== 0) {

@@ -40,7 +40,7 @@ describe('kube layer against the stand-in API server', () => {
   after(() => api.close());
 
   it("uses the kubeconfig context's namespace and the bearer token", async () => {
-    const kube = connect({ kubeconfig: api.kubeconfig });
+    const kube = await connect({ kubeconfig: api.kubeconfig });
     assert.equal(kube.namespace, 'load');
     await listPods(kube, 'demo');
     assert.equal(api.requests.at(-1)?.auth, 'Bearer stand-in-token');
@@ -48,7 +48,7 @@ describe('kube layer against the stand-in API server', () => {
   });
 
   it('lists pods with readiness and restarts', async () => {
-    const pods = await listPods(connect({ kubeconfig: api.kubeconfig }), 'demo');
+    const pods = await listPods(await connect({ kubeconfig: api.kubeconfig }), 'demo');
     assert.deepEqual(pods, [
       { name: 'demo-oct-hq-abc', component: 'hq', turret: undefined, phase: 'Running', ready: '1/1', restarts: 1 },
       { name: 'demo-oct-turret-nav-1-x', component: 'turret', turret: 'nav_1', phase: 'Pending', ready: '0/1', restarts: 0 },
@@ -56,7 +56,7 @@ describe('kube layer against the stand-in API server', () => {
   });
 
   it('scales a turret through the scale subresource, in its own release only', async () => {
-    const kube = connect({ kubeconfig: api.kubeconfig });
+    const kube = await connect({ kubeconfig: api.kubeconfig });
     assert.deepEqual(await scaleTurret(kube, 'demo', 'nav_1', 5), { deployment: 'demo-oct-turret-nav-1', from: 2 });
     const put = api.requests.find((r) => r.method === 'PUT')!;
     assert.equal(put.path, '/apis/apps/v1/namespaces/load/deployments/demo-oct-turret-nav-1/scale');
@@ -65,11 +65,11 @@ describe('kube layer against the stand-in API server', () => {
   });
 
   it('names the known turrets when the one asked for does not exist', async () => {
-    await assert.rejects(scaleTurret(connect({ kubeconfig: api.kubeconfig }), 'demo', 'nope', 1), /no turret "nope" in release "demo" \(turrets: nav_1\)/);
+    await assert.rejects(scaleTurret(await connect({ kubeconfig: api.kubeconfig }), 'demo', 'nope', 1), /no turret "nope" in release "demo" \(turrets: nav_1\)/);
   });
 
   it('reads the HQ through the service proxy, HTML and JSON alike', async () => {
-    const kube = connect({ kubeconfig: api.kubeconfig });
+    const kube = await connect({ kubeconfig: api.kubeconfig });
     assert.equal(await hqGet(kube, 'demo', '/report'), '<html>report</html>');
     assert.equal(JSON.parse(await hqGet(kube, 'demo', '/status')).progress.state, 'running');
     const proxied = api.requests.filter((r) => r.path.includes('/proxy/'));
@@ -80,7 +80,7 @@ describe('kube layer against the stand-in API server', () => {
   });
 
   it('reads pod logs and claims', async () => {
-    const kube = connect({ kubeconfig: api.kubeconfig });
+    const kube = await connect({ kubeconfig: api.kubeconfig });
     assert.equal(await podLog(kube, 'demo-oct-hq-abc', { tailLines: 2 }), 'line 2\nline 3\n');
     assert.deepEqual(await releaseClaims(kube, 'demo'), ['data-demo-oct-db-0']);
   });
