@@ -15,11 +15,17 @@ const OCT = join(ROOT, 'bin', 'oct.js');
 export interface TurretEfficiency {
   seconds: number;
   connections: number;
+  rounds: number;
+  /** Medians over the rounds; each round runs autocannon then the turret, back to back. */
   autocannonRps: number;
   turretRps: number;
+  /** Median of the per-round ratios turret / autocannon. */
   ratio: number;
+  ratios: number[];
   turretErrors: number;
 }
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 function pinned(cpu: number, cmd: string, args: string[], opts: { cwd?: string } = {}): ChildProcess {
   return spawn('taskset', ['-c', String(cpu), cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd: opts.cwd });
@@ -70,23 +76,29 @@ export class Transaction {
     await turretDone;
     if (r.code !== 0 && r.code !== 4) throw new Error(`oct run failed (${r.code}): ${r.stdout}\n${r.stderr}`);
     const summary = JSON.parse(readFileSync(join(dir, 'results', 'summary.json'), 'utf8'));
-    const total = summary.totals?.transactions ?? summary.transactions;
-    const errors = summary.totals?.errors ?? summary.errors ?? 0;
-    const duration = summary.run?.durationSeconds ?? seconds;
-    return { rps: total / duration, errors };
+    return { rps: summary.totals.throughput, errors: summary.totals.errors };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-export async function benchTurretEfficiency(opts: { seconds?: number; connections?: number } = {}): Promise<TurretEfficiency> {
+export async function benchTurretEfficiency(opts: { seconds?: number; connections?: number; rounds?: number } = {}): Promise<TurretEfficiency> {
   const seconds = opts.seconds ?? 5;
   const connections = opts.connections ?? 50;
+  const rounds = opts.rounds ?? 3;
   const nginx = await startNginx({ cpu: 0 });
   try {
-    const ac = await autocannonRps(nginx.url, connections, seconds, 1);
-    const t = await turretRps(nginx.url, connections, seconds, 1);
-    return { seconds, connections, autocannonRps: ac, turretRps: t.rps, ratio: t.rps / ac, turretErrors: t.errors };
+    const ac: number[] = [];
+    const tu: number[] = [];
+    let errors = 0;
+    for (let i = 0; i < rounds; i++) {
+      ac.push(await autocannonRps(nginx.url, connections, seconds, 1));
+      const t = await turretRps(nginx.url, connections, seconds, 1);
+      tu.push(t.rps);
+      errors += t.errors;
+    }
+    const ratios = tu.map((t, i) => t / ac[i]!);
+    return { seconds, connections, rounds, autocannonRps: median(ac), turretRps: median(tu), ratio: median(ratios), ratios, turretErrors: errors };
   } finally {
     await nginx.stop();
   }
