@@ -5,13 +5,14 @@ import { ConfigError } from '../protocol/config.ts';
 import { commands } from './commands/index.ts';
 import { ExitCode } from './exit-codes.ts';
 
+class UsageError extends Error {}
+
 export async function main(argv: string[]): Promise<number> {
   process.exitCode = ExitCode.OK;
-  let usageError = false;
   const cli = yargs(argv)
     .scriptName('oct')
     .usage('$0 <command> [options]\n\nDistributed load testing: an HQ and turrets over ZeroMQ.')
-    .option('verbose', { alias: 'v', type: 'boolean', default: false, describe: 'Log more (info level); twice for debug', global: true })
+    .option('verbose', { alias: 'v', type: 'count', describe: 'Log more: -v info, -vv debug', global: true })
     .command(commands)
     .demandCommand(1, 'Name a command: oct --help lists them.')
     .strict()
@@ -20,10 +21,13 @@ export async function main(argv: string[]): Promise<number> {
     .alias('help', 'h')
     .version()
     .wrap(Math.min(110, process.stdout.columns || 100))
+    .exitProcess(false)
     .fail((msg, err) => {
-      if (err) throw err;
-      usageError = true;
-      process.stderr.write(`oct: ${msg}\nRun "oct --help" for usage.\n`);
+      // yargs' own validation (unknown options, a .check() that returned a message) is a usage
+      // error; anything else thrown is a real failure and is reported as one. Throwing stops
+      // yargs from going on to run the command's handler.
+      if (err && err.name !== 'YError') throw err;
+      throw new UsageError(msg ?? err?.message ?? 'invalid arguments');
     });
   try {
     await cli.parseAsync();
@@ -32,9 +36,14 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`oct: ${err.message}\n`);
       return ExitCode.INVALID_INPUT;
     }
+    // yargs rejects with the bare string a command's .check() returned.
+    if (typeof err === 'string') err = new UsageError(err);
+    if (err instanceof UsageError || (err as Error)?.name === 'YError') {
+      process.stderr.write(`oct: ${(err as Error).message}\nRun "oct --help" (or "oct COMMAND --help") for usage.\n`);
+      return ExitCode.INVALID_INPUT;
+    }
     process.stderr.write(`oct: ${(err as Error).stack ?? String(err)}\n`);
     return ExitCode.INTERNAL;
   }
-  if (usageError) return ExitCode.INVALID_INPUT;
   return Number(process.exitCode ?? 0);
 }

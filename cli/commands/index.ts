@@ -3,6 +3,7 @@ import type { CommandModule } from 'yargs';
 import { newProjectCommand } from './new-project.ts';
 import { runCommand } from './run.ts';
 import { hqCommand } from './hq.ts';
+import { checkCommand } from './check.ts';
 import { packTurretsCommand } from './pack-turrets.ts';
 import { turretCommand } from './turret.ts';
 import { deployCommand } from './deploy.ts';
@@ -20,6 +21,7 @@ export const commands: CommandModule<any, any>[] = [
   newProjectCommand,
   runCommand,
   hqCommand,
+  checkCommand,
   turretCommand,
   packTurretsCommand,
   deployCommand,

@@ -26,8 +26,8 @@ export const rebuildResultsCommand: CommandModule<object, Args> = {
       .option('check-thresholds', { type: 'boolean', default: false, describe: 'Exit with code 4 when a threshold fails' })
       .option('junit', { type: 'string', describe: 'Also write the thresholds as a JUnit XML file' })
       .check((a) => {
-        if (!a['results-dir'] && !a['database-url'] && !process.env.OCT_DATABASE_URL) throw new Error('give RESULTS_DIR or --database-url');
-        if (!a['results-dir'] && !a.out) throw new Error('with --database-url, say where to write: --out DIR');
+        if (!a['results-dir'] && !a['database-url'] && !process.env.OCT_DATABASE_URL) return 'give RESULTS_DIR or --database-url';
+        if (!a['results-dir'] && !a.out) return 'with --database-url, say where to write: --out DIR';
         return true;
       })
       .example('$0 rebuild-results demo/results/results_2025.01.02_10.00.00', 'Rebuild the report of a local run')

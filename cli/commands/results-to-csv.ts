@@ -26,8 +26,8 @@ export const resultsToCsvCommand: CommandModule<object, Args> = {
       .option('out', { type: 'string', describe: 'Output file (default: standard output)' })
       .option('delimiter', { type: 'string', default: ';', describe: 'Field delimiter' })
       .check((a) => {
-        if (!a['results-dir'] && !a['database-url'] && !process.env.OCT_DATABASE_URL) throw new Error('give RESULTS_DIR or --database-url');
-        if (a.delimiter.length !== 1 || /["\r\n]/.test(a.delimiter)) throw new Error('--delimiter: one character, not a quote or line break');
+        if (!a['results-dir'] && !a['database-url'] && !process.env.OCT_DATABASE_URL) return 'give RESULTS_DIR or --database-url';
+        if (a.delimiter.length !== 1 || /["\r\n]/.test(a.delimiter)) return '--delimiter: one character, not a quote or line break';
         return true;
       })
       .example('$0 results-to-csv demo/results/results_2025.01.02_10.00.00 --out results.csv', 'CSV of a local run, ";"-separated')

@@ -21,7 +21,7 @@ export const runsCommand: CommandModule<object, Args> = {
       .option('database-url', { type: 'string', describe: 'A Postgres server (default: OCT_DATABASE_URL)' })
       .option('json', { type: 'boolean', default: false, describe: 'One JSON array instead of a table' })
       .check((a) => {
-        if (!a['results-dir'] && !a['database-url'] && !process.env.OCT_DATABASE_URL) throw new Error('give RESULTS_DIR or --database-url');
+        if (!a['results-dir'] && !a['database-url'] && !process.env.OCT_DATABASE_URL) return 'give RESULTS_DIR or --database-url';
         return true;
       })
       .example('$0 runs --database-url postgres://oct@db/oct', 'Runs on a Postgres server, newest last')
