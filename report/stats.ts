@@ -112,7 +112,7 @@ export interface RunStats {
   distinctErrors: number;
   turretBreakdown: TurretBreakdown[];
   turrets: TurretInfo[];
-  percentileMethod: 'exact (percentile_cont, linear interpolation)';
+  percentileMethod: 'exact (linear interpolation between closest ranks, as percentile_cont)';
 }
 
 export interface StatsOptions {
@@ -138,22 +138,47 @@ function pointsSql(timers: number): string {
            WHERE r.run_id = $1 AND p.v IS NOT NULL${timers ? '' : ' AND $2::text[] IS NOT NULL'}`;
 }
 
-// Latency distribution buckets: fixed, log-spaced (16 per doubling, ~4.4% wide) from 1 µs, so one
-// hash aggregate counts them without knowing the range first; display merges neighbours.
-const HB_PER_OCTAVE = 16;
+// Latency buckets: fixed, log-spaced (32 per doubling, ~2.2% wide) from 1 µs, so one hash aggregate
+// counts them without knowing the range first. They drive the exact percentile search (narrow
+// buckets, few points to sort) and the latency distribution (display merges neighbours).
+const HB_PER_OCTAVE = 32;
 const HB_FLOOR = 1e-6;
 const DISPLAY_BUCKETS = 40;
 
 interface Moments {
   s: number;
-  bin: number | null;
-  hb: number | null;
+  bin: number;
+  hb: number;
   n: number;
   errs: number;
-  vmin: number | null;
-  vmean: number | null;
-  vstd: number | null;
-  vmax: number | null;
+  vmin: number;
+  vmean: number;
+  vvar: number;
+  vmax: number;
+}
+
+/** Count, errors, extremes, mean and sum of squared deviations of a group of points. */
+interface Acc {
+  n: number;
+  errs: number;
+  min: number;
+  max: number;
+  mean: number;
+  m2: number;
+}
+
+function merge(a: Acc | undefined, b: Acc): Acc {
+  if (!a) return { ...b };
+  const n = a.n + b.n;
+  const delta = b.mean - a.mean;
+  return {
+    n,
+    errs: a.errs + b.errs,
+    min: Math.min(a.min, b.min),
+    max: Math.max(a.max, b.max),
+    mean: a.mean + (delta * b.n) / n,
+    m2: a.m2 + b.m2 + (delta * delta * a.n * b.n) / n,
+  };
 }
 
 const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
@@ -184,22 +209,22 @@ function emptyLatency(): LatencyStats {
   return { count: 0, errors: 0, min: null, mean: null, stdev: null, p50: null, p80: null, p90: null, p95: null, p99: null, max: null, throughput: 0 };
 }
 
-function fill(m: Moments | undefined, seconds: number, at: (rank: number) => number | undefined): LatencyStats {
-  if (!m || Number(m.n) === 0) return emptyLatency();
-  const n = Number(m.n);
+function fill(m: Acc | undefined, seconds: number, at: (rank: number) => number | undefined): LatencyStats {
+  if (!m || m.n === 0) return emptyLatency();
+  const n = m.n;
   const [p50, p80, p90, p95, p99] = PERCENTILES.map((p) => interpolate(n, p, at));
   return {
     count: n,
-    errors: Number(m.errs),
-    min: num(m.vmin),
-    mean: num(m.vmean),
-    stdev: num(m.vstd),
+    errors: m.errs,
+    min: m.min,
+    mean: m.mean,
+    stdev: Math.sqrt(Math.max(0, m.m2 / n)),
     p50: p50!,
     p80: p80!,
     p90: p90!,
     p95: p95!,
     p99: p99!,
-    max: num(m.vmax),
+    max: m.max,
     throughput: seconds > 0 ? n / seconds : 0,
   };
 }
@@ -255,71 +280,93 @@ export async function computeStats(sql: SqlDriver, opts: StatsOptions): Promise<
   const hbExpr = `floor(${HB_PER_OCTAVE} * ln(GREATEST(v, ${HB_FLOOR}) / ${HB_FLOOR}) / ln(2))::int`;
   const base = [runId, timers, interval, nBins];
 
-  // Everything a hash aggregate can do, in one scan: moments per series × bin, per series, and the
-  // latency distribution per series.
-  const momentsQuery = analyticQuery<Moments>(
+  // Pass 1, one scan, hash aggregates only: moments per series × bin and per series, and counts per
+  // series × bin × fine latency bucket (hb). Those counts say which bucket holds each rank a
+  // percentile needs, so pass 2 sorts only the points of those buckets: exact percentiles without
+  // sorting every point (sorting 2M points took Postgres ~4 s here; this takes a fraction).
+  const buckets = await analyticQuery<Moments>(
     sql,
-    `SELECT s, CASE WHEN GROUPING(bin) = 0 THEN bin END AS bin, CASE WHEN GROUPING(hb) = 0 THEN hb END AS hb,
-            count(*)::float8 AS n, count(*) FILTER (WHERE err)::float8 AS errs,
-            min(v) AS vmin, avg(v) AS vmean, stddev_pop(v) AS vstd, max(v) AS vmax
+    `SELECT s, bin, hb, count(*)::float8 AS n, count(*) FILTER (WHERE err)::float8 AS errs,
+            min(v) AS vmin, avg(v) AS vmean, var_pop(v) AS vvar, max(v) AS vmax
        FROM (SELECT s, ${binExpr} AS bin, ${hbExpr} AS hb, v, err FROM (${pts}) p) x
-      GROUP BY GROUPING SETS ((s, bin), (s), (s, hb))`,
+      GROUP BY s, bin, hb`,
     base,
   );
-  // Exact overall percentiles: one plain ordered-set aggregate per series (no outer sort).
-  const pctList = `ARRAY[${PERCENTILES.join(',')}]::float8[]`;
-  const overallPctQuery = analyticQuery<{ s: number; pct: number[] | string | null }>(
-    sql,
-    [`SELECT 0 AS s, percentile_cont(${pctList}) WITHIN GROUP (ORDER BY scriptrun_time) AS pct FROM results WHERE run_id = $1`]
-      .concat(
-        timers.map(
-          (_, i) =>
-            `SELECT ${i + 1}, percentile_cont(${pctList}) WITHIN GROUP (ORDER BY (custom_timers->>($2::text[])[${i + 1}])::float8)
-               FROM results WHERE run_id = $1 AND custom_timers ? ($2::text[])[${i + 1}]`,
-        ),
-      )
-      .join(' UNION ALL '),
-    timers.length ? [runId, timers] : [runId],
-  );
-
-  const [moments, overallPct] = await Promise.all([momentsQuery, overallPctQuery]);
-  const perBin = new Map<string, Moments>();
-  const perSeries = new Map<number, Moments>();
+  // Per bin and per series, the buckets' moments merged (Chan et al.: stable, no sum of squares).
+  const perBin = new Map<string, Acc>();
+  const perSeries = new Map<number, Acc>();
+  const binBuckets = new Map<string, Map<number, number>>();
   const hist = new Map<number, Map<number, number>>();
-  for (const m of moments) {
+  for (const m of buckets) {
     const s = Number(m.s);
-    if (m.bin !== null) perBin.set(`${s}:${m.bin}`, m);
-    else if (m.hb !== null) {
-      const h = hist.get(s) ?? new Map<number, number>();
-      h.set(Number(m.hb), Number(m.n));
-      hist.set(s, h);
-    } else perSeries.set(s, m);
+    const hb = Number(m.hb);
+    const n = Number(m.n);
+    const key = `${s}:${m.bin}`;
+    const b = binBuckets.get(key) ?? new Map<number, number>();
+    b.set(hb, n);
+    binBuckets.set(key, b);
+    const h = hist.get(s) ?? new Map<number, number>();
+    h.set(hb, (h.get(hb) ?? 0) + n);
+    hist.set(s, h);
+    const part: Acc = { n, errs: Number(m.errs), min: Number(m.vmin), max: Number(m.vmax), mean: Number(m.vmean), m2: Number(m.vvar) * n };
+    perBin.set(key, merge(perBin.get(key), part));
+    perSeries.set(s, merge(perSeries.get(s), part));
   }
 
-  // Exact per-bin percentiles: one sort by (series, bin, value) numbers the points; only the ranks
-  // the interpolation needs come back.
-  const need: { s: number[]; bin: number[]; rn: number[] } = { s: [], bin: [], rn: [] };
+  // Wanted ranks, each as (bucket, offset in the bucket): kind 0 within a series × bin, kind 1
+  // within a whole series.
+  const need = { k: [] as number[], s: [] as number[], bin: [] as number[], hb: [] as number[], off: [] as number[] };
+  const wanted = new Map<string, string[]>();
+  const locate = (k: number, s: number, bin: number, counts: Map<number, number>, total: number) => {
+    const order = [...counts.keys()].sort((x, y) => x - y);
+    for (const rank of neededRanks(total)) {
+      let before = 0;
+      for (const hb of order) {
+        const c = counts.get(hb)!;
+        if (rank <= before + c) {
+          const key = `${k}:${s}:${bin}:${hb}:${rank - before}`;
+          if (!wanted.has(key)) {
+            need.k.push(k);
+            need.s.push(s);
+            need.bin.push(bin);
+            need.hb.push(hb);
+            need.off.push(rank - before);
+            wanted.set(key, []);
+          }
+          wanted.get(key)!.push(`${k}:${s}:${bin}:${rank}`);
+          break;
+        }
+        before += c;
+      }
+    }
+  };
   for (const [key, m] of perBin) {
     const [s, bin] = key.split(':').map(Number) as [number, number];
-    for (const rn of neededRanks(Number(m.n))) {
-      need.s.push(s);
-      need.bin.push(bin);
-      need.rn.push(rn);
-    }
+    locate(0, s, bin, binBuckets.get(key) ?? new Map(), m.n);
   }
-  const binRanksQuery = need.rn.length
-    ? analyticQuery<{ s: number; bin: number; rn: number; v: number }>(
+  for (const [s, m] of perSeries) locate(1, s, -1, hist.get(s) ?? new Map(), m.n);
+
+  const ranksQuery = need.k.length
+    ? analyticQuery<{ k: number; s: number; bin: number; hb: number; off: number; v: number }>(
         sql,
-        `WITH need AS (SELECT * FROM unnest($5::int[], $6::int[], $7::int[]) AS n(s, bin, rn)),
-              ranked AS (SELECT s, bin, v, row_number() OVER (PARTITION BY s, bin ORDER BY v) AS rn
-                           FROM (SELECT s, ${binExpr} AS bin, v FROM (${pts}) p) x)
-         SELECT r.s, r.bin, r.rn::float8 AS rn, r.v FROM ranked r JOIN need n ON n.s = r.s AND n.bin = r.bin AND n.rn = r.rn`,
-        [...base, need.s, need.bin, need.rn],
+        `WITH need AS (SELECT * FROM unnest($5::int[], $6::int[], $7::int[], $8::int[], $9::int[]) AS n(k, s, bin, hb, off)),
+              ranked AS (
+                SELECT s, bin, hb, v,
+                       row_number() OVER (PARTITION BY s, bin, hb ORDER BY v) AS off_bin,
+                       row_number() OVER (PARTITION BY s, hb ORDER BY v) AS off_all
+                  FROM (SELECT s, ${binExpr} AS bin, ${hbExpr} AS hb, v FROM (${pts}) p) x
+                 WHERE (s, hb) IN (SELECT s, hb FROM need))
+         SELECT n.k, n.s, n.bin, n.hb, n.off, r.v FROM ranked r
+           JOIN need n ON n.k = 0 AND n.s = r.s AND n.bin = r.bin AND n.hb = r.hb AND n.off = r.off_bin
+         UNION ALL
+         SELECT n.k, n.s, n.bin, n.hb, n.off, r.v FROM ranked r
+           JOIN need n ON n.k = 1 AND n.s = r.s AND n.hb = r.hb AND n.off = r.off_all`,
+        [...base, need.k, need.s, need.bin, need.hb, need.off],
       )
     : Promise.resolve([]);
 
-  const [binRanks, errorRows, distinctRows, turretRows, turretInfoRows, changeRows] = await Promise.all([
-    binRanksQuery,
+  const [ranks, errorRows, distinctRows, turretRows, turretInfoRows, changeRows] = await Promise.all([
+    ranksQuery,
     analyticQuery<{ message: string; n: number; first: number; last: number; turrets: number }>(
       sql,
       `SELECT error AS message, count(*)::float8 AS n, min(elapsed) AS first, max(elapsed) AS last,
@@ -364,17 +411,11 @@ export async function computeStats(sql: SqlDriver, opts: StatsOptions): Promise<
   ]);
 
   const rankValue = new Map<string, number>();
-  for (const r of binRanks) rankValue.set(`${r.s}:${r.bin}:${Number(r.rn)}`, Number(r.v));
-  const overallPcts = new Map<number, (number | null)[]>(overallPct.map((r) => [Number(r.s), toNumArray(r.pct)]));
+  for (const r of ranks) for (const key of wanted.get(`${r.k}:${r.s}:${r.bin}:${r.hb}:${r.off}`) ?? []) rankValue.set(key, Number(r.v));
 
   const names = [TOTAL_SERIES, ...timers];
   const series: SeriesStats[] = names.map((name, s) => {
-    const m = perSeries.get(s);
-    const overall = fill(m, duration, () => undefined);
-    if (m) {
-      const [p50, p80, p90, p95, p99] = overallPcts.get(s) ?? [];
-      Object.assign(overall, { p50: p50 ?? null, p80: p80 ?? null, p90: p90 ?? null, p95: p95 ?? null, p99: p99 ?? null });
-    }
+    const overall = fill(perSeries.get(s), duration, (rank) => rankValue.get(`1:${s}:-1:${rank}`));
     return {
       name,
       total: s === 0,
@@ -383,7 +424,7 @@ export async function computeStats(sql: SqlDriver, opts: StatsOptions): Promise<
         index: i,
         start: i * interval,
         end: i * interval + binSeconds(i),
-        ...fill(perBin.get(`${s}:${i}`), binSeconds(i), (rank) => rankValue.get(`${s}:${i}:${rank}`)),
+        ...fill(perBin.get(`${s}:${i}`), binSeconds(i), (rank) => rankValue.get(`0:${s}:${i}:${rank}`)),
       })),
       histogram: displayHistogram(hist.get(s) ?? new Map()),
     };
@@ -444,7 +485,7 @@ export async function computeStats(sql: SqlDriver, opts: StatsOptions): Promise<
       lastSeen: Number(t.last_seen),
       changes: changesByTurret.get(t.uuid) ?? [],
     })),
-    percentileMethod: 'exact (percentile_cont, linear interpolation)',
+    percentileMethod: 'exact (linear interpolation between closest ranks, as percentile_cont)',
   };
 }
 
