@@ -1,8 +1,9 @@
 // Runs a report query with settings fit for one big scan: JIT off (on 1M rows Postgres spent
 // 1.5–3 s compiling each query, more than executing it) and work_mem of 128MB, so the hash
-// aggregates and the sorts of candidate points stay in memory. SqlDriver has no sessions, but both backends run a parameterless text as one implicit
-// transaction and return the last statement's rows; so the settings go first as SET LOCAL-style
-// set_config(…, true) calls, and the parameters are inlined as literals.
+// aggregates and the sorts of candidate points stay in memory. SqlDriver has no sessions, but both
+// backends run a parameterless text as one implicit transaction and return the last statement's
+// rows; so the settings go first as transaction-local set_config(…, true) calls, and the
+// parameters are inlined as literals.
 import type { SqlDriver } from '../store/types.ts';
 
 const SETTINGS = `SELECT set_config('jit', 'off', true), set_config('work_mem', '128MB', true);\n`;
