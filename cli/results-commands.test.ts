@@ -35,7 +35,7 @@ function rows(n: number, start = 0): GenResult[] {
     epoch: 1_700_000_000 + i / 100,
     scriptrunTime: 0.01 + (i % 10) / 100,
     error: i % 10 === 0 ? (i % 20 === 0 ? 'boom; with "quotes"' : 'line\nbreak') : null,
-    customTimers: i % 3 === 0 ? { second: i / 1000 } : i % 3 === 1 ? { first: 0.5, second: 0.25 } : {},
+    customTimers: (i % 3 === 0 ? { second: i / 1000 } : i % 3 === 1 ? { first: 0.5, second: 0.25 } : {}) as Record<string, number>,
   }));
 }
 
