@@ -24,8 +24,12 @@ export interface Kube {
 export async function connect(opts: { kubeconfig?: string; context?: string; namespace?: string } = {}): Promise<Kube> {
   const k8s = await import('@kubernetes/client-node');
   const config = new k8s.KubeConfig();
-  if (opts.kubeconfig) config.loadFromFile(opts.kubeconfig);
-  else config.loadFromDefault();
+  try {
+    if (opts.kubeconfig) config.loadFromFile(opts.kubeconfig);
+    else config.loadFromDefault();
+  } catch (err) {
+    throw new DeployError(`cannot read the kubeconfig${opts.kubeconfig ? ` ${opts.kubeconfig}` : ''}: ${(err as Error).message}`);
+  }
   if (opts.context) config.setCurrentContext(opts.context);
   if (!config.getCurrentCluster()) throw new DeployError('no Kubernetes cluster configured: set KUBECONFIG or pass --kubeconfig');
   const ctxNs = config.getContextObject(config.getCurrentContext())?.namespace;

@@ -1,6 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { loggerFromArgs } from '../logger-from-args.ts';
 import { reportAction } from '../report-action.ts';
+import { reportFetchSubcommand } from './report-fetch.ts';
 
 interface Args {
   'database-url'?: string;
@@ -17,6 +18,7 @@ export const reportCommand: CommandModule<object, Args> = {
   describe: 'Build results.html and summary.json for a stored run (what the Kubernetes report Job runs)',
   builder: (y) =>
     y
+      .command(reportFetchSubcommand)
       .option('database-url', { type: 'string', describe: 'Postgres URL holding the results (default: OCT_DATABASE_URL)' })
       .option('run', { type: 'number', describe: 'Run id (default: the latest finished run; "oct runs" lists them)' })
       .option('out', { type: 'string', demandOption: true, describe: 'Folder to write results.html and summary.json to' })
