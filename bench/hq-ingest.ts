@@ -1,7 +1,8 @@
 // HQ ingest: results per second that one HQ stores in a Postgres server with nothing lost, fed by
 // N sender processes pushing binary batches at full speed (bench/hq-ingest-sender.ts). Everything
 // shares this machine's cores: senders, the HQ's JS thread, the ZeroMQ I/O thread and Postgres.
-// Run alone: node --import tsx bench/hq-ingest.ts [--senders 2] [--seconds 5] [--batch 2000] [--cpu-prof]
+// Run alone: node --import tsx bench/hq-ingest.ts [--senders 2] [--seconds 5] [--batch 2000] [--chunks] [--cpu-prof]
+// (--chunks: the writer's older COPY-per-chunk path, for a comparison in the same tree)
 import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +12,7 @@ import { createLogger } from '../common/log.ts';
 import { parseProjectConfig } from '../protocol/config.ts';
 import { openPostgresStore } from '../store/postgres.ts';
 import { Hq } from '../hq/hq.ts';
+import { ResultWriter } from '../store/result-writer.ts';
 import { simpleSink } from '../hq/test-support.ts';
 // @ts-expect-error plain ESM helper shared with the test runner
 import { startCluster } from '../scripts/pg-cluster.mjs';
@@ -35,9 +37,19 @@ export interface HqIngestResult {
   drainSeconds: number;
   maxQueuedRows: number;
   spilledRows: number;
+  /** Rows the writer stored while the senders were sending, per second of sending (CPU shared with them). */
+  writtenWhileSendingPerSecond: number;
+  /** Rows stored after the stop, per second of drain (mostly read back from the spill file). */
+  drainPerSecond: number;
+  /** Longest time writtenRows did not move while rows were waiting (a stalled writer), seconds. */
+  longestStallSeconds: number;
 }
 
-export async function benchHqIngest(opts: { senders?: number; seconds?: number; batchSize?: number; databaseUrl?: string; simpleSink?: boolean } = {}): Promise<HqIngestResult> {
+export async function benchHqIngest(opts: {
+  senders?: number; seconds?: number; batchSize?: number; databaseUrl?: string; simpleSink?: boolean;
+  /** 'stream' (default): the ResultWriter keeps a COPY open; 'chunks': a COPY per chunk (the older path). */
+  writer?: 'stream' | 'chunks';
+} = {}): Promise<HqIngestResult> {
   const senders = opts.senders ?? 2;
   const seconds = opts.seconds ?? 5;
   const batchSize = opts.batchSize ?? 2000;
@@ -49,6 +61,10 @@ export async function benchHqIngest(opts: { senders?: number; seconds?: number; 
   let maxQueued = 0;
   let startedMono = 0;
   let stopMono = 0;
+  let writtenAtStop = 0;
+  let lastWritten = -1;
+  let lastMoveMono = 0;
+  let longestStall = 0;
   try {
     const hq = await Hq.bind({
       config: parseProjectConfig({ publish_port: 0, rc_port: 0, min_turrets: senders, run_time: seconds, stop_grace: 30, turrets_wait_timeout: 60 }),
@@ -58,10 +74,23 @@ export async function benchHqIngest(opts: { senders?: number; seconds?: number; 
       bindHost: '127.0.0.1',
       spillDir: mkdtempSync(join(tmpdir(), 'oct-bench-spill-')),
       drainTimeoutMs: 300_000,
-      createSink: opts.simpleSink ? (s, id) => simpleSink(s, id) : undefined,
+      createSink: opts.simpleSink
+        ? (s, id) => simpleSink(s, id)
+        : opts.writer === 'chunks'
+          ? (s, id, o) => new ResultWriter({ store: s, runId: id, ...o, streaming: false })
+          : undefined,
       onProgress: (p) => {
-        if (p.state === 'running' && !startedMono) startedMono = performance.now();
-        if (p.state === 'draining' && !stopMono) stopMono = performance.now();
+        const now = performance.now();
+        if (p.state === 'running' && !startedMono) startedMono = now;
+        const w = hq.status().writer;
+        if (p.state === 'draining' && !stopMono) {
+          stopMono = now;
+          writtenAtStop = w.writtenRows;
+        }
+        if (w.writtenRows !== lastWritten || w.queuedRows + w.spilledRows + w.inFlightRows === 0) {
+          lastWritten = w.writtenRows;
+          lastMoveMono = now;
+        } else if (lastMoveMono) longestStall = Math.max(longestStall, (now - lastMoveMono) / 1000);
         maxQueued = Math.max(maxQueued, hq.status().writer.queuedRows);
         if (process.env.OCT_BENCH_VERBOSE) console.error(JSON.stringify({ state: p.state, t: p.elapsedSeconds.toFixed(1), tx: p.transactions, rate: Math.round(p.ratePerSecond), writer: hq.status().writer }));
       },
@@ -102,6 +131,9 @@ export async function benchHqIngest(opts: { senders?: number; seconds?: number; 
       drainSeconds: (endMono - stopMono) / 1000,
       maxQueuedRows: maxQueued,
       spilledRows: outcome.writer.spilledRows,
+      writtenWhileSendingPerSecond: writtenAtStop / ((stopMono - startedMono) / 1000),
+      drainPerSecond: (stored - writtenAtStop) / ((endMono - stopMono) / 1000),
+      longestStallSeconds: longestStall,
     };
   } finally {
     await store.close();
@@ -117,6 +149,7 @@ export function formatHqIngest(r: HqIngestResult): string {
     `  stored/s    ${k(r.storedPerSecond)} results/s (start → last row written)`,
     `  received/s  ${k(r.receivedPerSecond)} results/s (while sending)`,
     `  drain       ${r.drainSeconds.toFixed(2)} s after stop; max queued ${r.maxQueuedRows} rows; spilled ${r.spilledRows}`,
+    `  writer      ${k(r.writtenWhileSendingPerSecond)}/s while sending, ${k(r.drainPerSecond)}/s draining; longest stall ${r.longestStallSeconds.toFixed(1)} s`,
   ].join('\n');
 }
 
@@ -125,7 +158,10 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1
     const i = process.argv.indexOf(`--${name}`);
     return i > 0 ? Number(process.argv[i + 1]) : dflt;
   };
-  const r = await benchHqIngest({ senders: arg('senders', 2), seconds: arg('seconds', 5), batchSize: arg('batch', 2000), simpleSink: process.argv.includes('--simple-sink') });
+  const r = await benchHqIngest({
+    senders: arg('senders', 2), seconds: arg('seconds', 5), batchSize: arg('batch', 2000), simpleSink: process.argv.includes('--simple-sink'),
+    writer: process.argv.includes('--chunks') ? 'chunks' : 'stream',
+  });
   console.log(formatHqIngest(r));
   if (r.lost !== 0) process.exitCode = 1;
 }

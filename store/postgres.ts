@@ -10,7 +10,8 @@ import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
 import type { Logger } from '../common/log.ts';
 import type { ResultBatch } from '../protocol/results.ts';
-import { countRows, resultsCopyPieces, RESULTS_COPY_SQL } from './copy-text.ts';
+import { countRows, resultsCopyPieces, resultsCopyText, RESULTS_COPY_SQL } from './copy-text.ts';
+import type { ResultsCopy } from './result-writer.ts';
 import { SqlStore, type SessionDriver, type SqlSession } from './sql-store.ts';
 
 const INT8 = 20;
@@ -51,6 +52,16 @@ function explain(err: unknown): string {
   // Node wraps a failed localhost connect (::1 and 127.0.0.1) in an AggregateError with no message.
   if (!e.message && e.errors?.length) return e.errors.map((x) => x.message).join('; ');
   return e.code && !e.message.includes(e.code) ? `${e.message} (${e.code})` : e.message;
+}
+
+/** An open COPY (see PostgresDriver.openCopy). */
+export interface OpenCopy {
+  /** Sends text; resolves once the connection can take more. */
+  write(text: string): Promise<void>;
+  /** Ends the COPY; resolves once it is committed. */
+  end(): Promise<void>;
+  /** Gives up: the server rolls the COPY back (nothing of it is stored). */
+  abort(reason: Error): void;
 }
 
 export class PostgresDriver implements SessionDriver {
@@ -118,6 +129,75 @@ export class PostgresDriver implements SessionDriver {
     }
   }
 
+  /**
+   * A COPY kept open while the caller feeds it: text goes to the server as it is written (the
+   * server parses it while the caller builds the next), and end() commits. Errors (the server's,
+   * or the connection's) reject the next write or end(); abort() rolls back.
+   */
+  async openCopy(sql: string): Promise<OpenCopy> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      throw this.wrap(err, 'connect');
+    }
+    const stream = client.query(copyStreams.from(sql, { highWaterMark: 1 << 20 }));
+    let failed: Error | null = null;
+    let released = false;
+    const release = (err?: Error) => {
+      if (released) return;
+      released = true;
+      client.off('error', onClientError);
+      // After an error the connection's COPY state is unknown: throw it away.
+      client.release(err);
+    };
+    const onClientError = (err: Error) => stream.destroy(err);
+    client.on('error', onClientError);
+    stream.on('error', (err) => (failed ??= err));
+    const wrap = (err: unknown) => this.wrap(err, 'COPY');
+    const settle = (resolve: () => void, reject: (e: Error) => void, on: 'drain' | 'finish') => {
+      const done = (err?: Error) => {
+        stream.off(on, ok);
+        stream.off('error', bad);
+        stream.off('close', closed);
+        if (err) reject(err);
+        else resolve();
+      };
+      const ok = () => done();
+      const bad = (err: Error) => done(err);
+      const closed = () => done(failed ?? new Error('COPY stream closed'));
+      stream.once(on, ok);
+      stream.once('error', bad);
+      stream.once('close', closed);
+    };
+    return {
+      write: async (text: string) => {
+        if (failed) throw wrap(failed);
+        if (stream.write(text)) return;
+        try {
+          await new Promise<void>((res, rej) => settle(res, rej, 'drain'));
+        } catch (err) {
+          throw wrap(err);
+        }
+      },
+      end: async () => {
+        try {
+          if (failed) throw failed;
+          await new Promise<void>((res, rej) => {
+            settle(res, rej, 'finish');
+            stream.end();
+          });
+          release();
+        } catch (err) {
+          release(err as Error);
+          throw wrap(err);
+        }
+      },
+      // Dropping the connection is enough: the server rolls back a COPY whose client went away.
+      abort: (reason: Error) => release(reason),
+    };
+  }
+
   async withSession<T>(fn: (session: SqlSession) => Promise<T>): Promise<T> {
     let client: pg.PoolClient;
     try {
@@ -170,6 +250,20 @@ export class PostgresStore extends SqlStore {
     const rows = countRows(batches);
     if (rows) await this.driver.copyFromPieces(RESULTS_COPY_SQL, paced(resultsCopyPieces(runId, batches)));
     return rows;
+  }
+
+  /**
+   * A results COPY the ResultWriter keeps open and feeds batch by batch, committing every so many
+   * rows: one stream instead of a COPY, a commit and a round trip per chunk (toolbox.md: a
+   * long-lived stream ≈290k rows/s vs ≈151k for a COPY per 10k rows).
+   */
+  async openResultsCopy(runId: number): Promise<ResultsCopy> {
+    const copy = await this.driver.openCopy(RESULTS_COPY_SQL);
+    return {
+      write: (batches) => copy.write(resultsCopyText(runId, batches)),
+      end: () => copy.end(),
+      abort: (reason) => copy.abort(reason),
+    };
   }
 }
 

@@ -12,9 +12,25 @@ import type { ResultBatch } from '../protocol/results.ts';
 import { encodeFrame, SPILL_MAGIC, SpillFile, type SpillEntry } from './spill-file.ts';
 import { open } from 'node:fs/promises';
 
+/** A COPY of results kept open across batches (the Postgres backend offers one). */
+export interface ResultsCopy {
+  /** Sends the batches' rows; resolves once the connection can take more. */
+  write(batches: ResultBatch[]): Promise<void>;
+  /** Ends the COPY; resolves once its rows are committed. */
+  end(): Promise<void>;
+  /** Gives up on the COPY: none of its rows are stored. */
+  abort(reason: Error): void;
+}
+
 export interface ResultWriterOptions {
-  /** Only writeResults is used: the writer works with any Store. */
-  store: { writeResults(runId: number, batches: ResultBatch[]): Promise<number> };
+  /**
+   * writeResults works with any Store; a store that can also keep a COPY open (openResultsCopy)
+   * gets one long-lived COPY per `commitRows` rows instead of a COPY per `flushRows`.
+   */
+  store: {
+    writeResults(runId: number, batches: ResultBatch[]): Promise<number>;
+    openResultsCopy?(runId: number): Promise<ResultsCopy>;
+  };
   runId: number;
   log: Logger;
   /** Where the spill file and, after a failed drain, the recovery file go (e.g. the results dir). */
@@ -23,6 +39,13 @@ export interface ResultWriterOptions {
   flushRows?: number;
   flushMs?: number;
   maxQueuedRows?: number;
+  /** With an open COPY: commit after this many rows or this long (default 100k rows, 1 s), or when nothing is left to write. */
+  commitRows?: number;
+  commitMs?: number;
+  /** With an open COPY: rows built and sent per step; the event loop gets a turn between steps (default 4000). */
+  sliceRows?: number;
+  /** false: a COPY per chunk even when the store can keep one open (the older path, for comparisons). */
+  streaming?: boolean;
   /** Backoff after a failed write: doubles from retryMinMs up to retryMaxMs. */
   retryMinMs?: number;
   retryMaxMs?: number;
@@ -59,6 +82,9 @@ export class ResultDrainError extends Error {
   }
 }
 
+/** Lets timers, I/O and the socket loop run between two slices of COPY text. */
+const yieldToLoop = () => new Promise<void>((r) => setImmediate(r));
+
 export class ResultWriter {
   private readonly store: ResultWriterOptions['store'];
   private readonly runId: number;
@@ -70,6 +96,10 @@ export class ResultWriter {
   private readonly maxQueuedRows: number;
   private readonly retryMinMs: number;
   private readonly retryMaxMs: number;
+  private readonly commitRows: number;
+  private readonly commitMs: number;
+  private readonly sliceRows: number;
+  private readonly streaming: boolean;
 
   // Oldest first: the chunk being written (or retried), then memory, then the spill file.
   private chunk: SpillEntry[] | null = null;
@@ -107,6 +137,10 @@ export class ResultWriter {
     this.maxQueuedRows = opts.maxQueuedRows ?? 500_000;
     this.retryMinMs = opts.retryMinMs ?? 100;
     this.retryMaxMs = opts.retryMaxMs ?? 5_000;
+    this.commitRows = opts.commitRows ?? 100_000;
+    this.commitMs = opts.commitMs ?? 1_000;
+    this.sliceRows = opts.sliceRows ?? 4_000;
+    this.streaming = (opts.streaming ?? true) && typeof opts.store.openResultsCopy === 'function';
   }
 
   get spillPath(): string {
@@ -211,12 +245,12 @@ export class ResultWriter {
     }
   }
 
-  private takeFromMemory(): SpillEntry[] {
+  private takeFromMemory(maxRows = this.flushRows): SpillEntry[] {
     const out: SpillEntry[] = [];
     let rows = 0;
     while (this.memHead < this.memory.length) {
       const e = this.memory[this.memHead]!;
-      if (out.length && rows + e.batch.count > this.flushRows) break;
+      if (out.length && rows + e.batch.count > maxRows) break;
       out.push(e);
       rows += e.batch.count;
       this.memHead++;
@@ -233,6 +267,7 @@ export class ResultWriter {
   }
 
   private async writeNext(): Promise<void> {
+    if (this.streaming) return this.streamNext();
     if (this.stopped || this.writing) return;
     this.writing = true;
     try {
@@ -257,6 +292,95 @@ export class ResultWriter {
         this.inflight = this.store.writeResults(this.runId, chunk.map((e) => e.batch)).then(() => undefined);
         await this.inflight;
       } catch (err) {
+        this.onWriteFailed(err as Error);
+        return;
+      } finally {
+        this.inflight = null;
+      }
+      if (this.chunk !== chunk) return; // stopped by a failed drain, which already accounted for it
+      this.writtenRows += this.chunkRows;
+      this.chunk = null;
+      this.chunkRows = 0;
+      if (this.consecutiveFailures) {
+        this.log.info('database writes recovered', { afterFailures: this.consecutiveFailures, runId: this.runId });
+        this.consecutiveFailures = 0;
+      }
+    } catch (err) {
+      // Reading the spill file failed: the rows are still in it; try again after a pause.
+      this.onWriteFailed(err as Error);
+    } finally {
+      this.writing = false;
+      this.kick();
+    }
+  }
+
+  /** The oldest entries not in the chunk, about maxRows rows: from memory, else from the spill file. */
+  private async takeNext(maxRows: number): Promise<SpillEntry[]> {
+    const next = this.takeFromMemory(maxRows);
+    if (next.length || !this.spill || this.spill.rows === 0) return next;
+    this.taking = this.spill.take(maxRows);
+    try {
+      return await this.taking;
+    } finally {
+      this.taking = null;
+    }
+  }
+
+  /**
+   * One long-lived COPY: re-sends the chunk kept from a failed attempt, then keeps taking the
+   * oldest rows and sending them, slice by slice, while the server parses the previous slice;
+   * commits after commitRows rows or commitMs, or as soon as nothing is left to send. The chunk
+   * (every row of the open COPY) is kept until the commit, so a failure loses nothing.
+   */
+  private async streamNext(): Promise<void> {
+    if (this.stopped || this.writing) return;
+    this.writing = true;
+    let copy: ResultsCopy | null = null;
+    let session: Promise<void> | null = null;
+    try {
+      if (!this.chunk) {
+        // Nothing to retry: open a COPY only when there is something to send.
+        const first = await this.takeNext(this.sliceRows);
+        if (this.stopped || !first.length) return; // (a failed drain took `first` into its recovery file)
+        this.chunk = first;
+        this.chunkRows = first.reduce((n, e) => n + e.batch.count, 0);
+      }
+      const chunk = this.chunk;
+      const started = this.clock.now();
+      session = (async () => {
+        copy = await this.store.openResultsCopy!(this.runId);
+        // The kept chunk first (a retry, or the first slice), in slices.
+        for (let i = 0; i < chunk.length; ) {
+          const slice: ResultBatch[] = [];
+          let rows = 0;
+          for (; i < chunk.length && (rows === 0 || rows + chunk[i]!.batch.count <= this.sliceRows); i++) {
+            slice.push(chunk[i]!.batch);
+            rows += chunk[i]!.batch.count;
+          }
+          await copy.write(slice);
+          await yieldToLoop();
+        }
+        while (!this.stopped && this.chunk === chunk && this.chunkRows < this.commitRows && this.clock.now() - started < this.commitMs) {
+          const next = await this.takeNext(Math.min(this.sliceRows, this.commitRows - this.chunkRows));
+          // A failed drain took over (and `next` into its recovery file): commit what was sent.
+          if (this.chunk !== chunk) break;
+          if (!next.length) break;
+          let rows = 0;
+          for (const e of next) {
+            chunk.push(e);
+            rows += e.batch.count;
+          }
+          this.chunkRows += rows;
+          await copy.write(next.map((e) => e.batch));
+          await yieldToLoop();
+        }
+        await copy.end();
+      })();
+      this.inflight = session;
+      try {
+        await session;
+      } catch (err) {
+        (copy as ResultsCopy | null)?.abort(err as Error);
         this.onWriteFailed(err as Error);
         return;
       } finally {
@@ -328,7 +452,7 @@ export class ResultWriter {
     this.stopped = true;
     // A COPY still running may settle in a moment; each row it settles is one less of uncertain fate.
     if (this.writing && this.chunk && this.inflight) {
-      await Promise.race([this.inflight, new Promise((r) => setTimeout(r, Math.min(1_000, Math.max(50, timeoutMs / 10))))]);
+      await Promise.race([this.inflight.catch(() => undefined), new Promise((r) => setTimeout(r, Math.min(1_000, Math.max(50, timeoutMs / 10))))]);
     }
     const uncertain = this.writing && this.chunk ? this.chunk : [];
     const left: SpillEntry[] = this.writing ? [] : [...(this.chunk ?? [])];

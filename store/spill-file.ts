@@ -119,18 +119,32 @@ interface Frame {
   buf: Buffer | null;
 }
 
+/** Frames written to disk in one writev, at most (a long spill writes in big sequential steps). */
+const MAX_WRITE_BYTES = 16 << 20;
+
 /**
- * The queue behind the memory bound. append() never waits: the write is chained behind earlier
- * file operations, and the frame stays readable from memory until it is on disk. If the disk
- * fails, frames stay in memory (logged, and reported by `diskError`) rather than being lost.
+ * The queue behind the memory bound. append() never waits: frames are written in the background,
+ * many per write, and each stays readable from memory until it is on disk. take() never waits for
+ * the writes queued behind it (a busy socket loop appending faster than single writes complete
+ * would otherwise starve the reader): it decodes frames still in memory and reads the rest in one
+ * positional read. If the disk fails, frames stay in memory (logged, and reported by `diskError`)
+ * rather than being lost.
  */
 export class SpillFile {
   private fh: Promise<FileHandle> | null = null;
+  /** File writes and truncation, in order. */
   private chain: Promise<unknown> = Promise.resolve();
+  /** Takes, one at a time (they run alongside the writes). */
+  private takeChain: Promise<unknown> = Promise.resolve();
   private frames: Frame[] = [];
   private head = 0;
   private nextOffset = SPILL_MAGIC.length;
   private unreadRows = 0;
+  /** Frames appended and not yet handed to a write. */
+  private unwritten: Frame[] = [];
+  private writeQueued = false;
+  /** Everything was taken: the file starts over (truncated) before the next write. */
+  private truncatePending = false;
   diskError: Error | null = null;
 
   constructor(readonly path: string, private readonly log: Logger) {}
@@ -153,7 +167,7 @@ export class SpillFile {
     return this.fh;
   }
 
-  /** Runs file operations one at a time, in call order (writes, reads and truncation interleave). */
+  /** Runs file writes one at a time, in call order. */
   private serial<T>(op: () => Promise<T>): Promise<T> {
     const p = this.chain.then(op);
     this.chain = p.catch(() => undefined);
@@ -167,38 +181,81 @@ export class SpillFile {
     this.unreadRows += frame.rows;
     this.nextOffset += buf.length;
     if (this.diskError) return;
-    void this.serial(async () => {
-      if (this.diskError) return;
+    this.unwritten.push(frame);
+    if (!this.writeQueued) {
+      this.writeQueued = true;
+      void this.serial(() => this.writeSome());
+    }
+  }
+
+  /** Writes the frames appended so far (up to MAX_WRITE_BYTES) in one writev; queues itself again if more came. */
+  private async writeSome(): Promise<void> {
+    this.writeQueued = false;
+    if (this.diskError) return;
+    try {
       const fh = await this.file();
-      await fh.write(buf, 0, buf.length, frame.offset);
-      frame.buf = null;
-    }).catch((err: Error) => {
-      if (this.diskError) return;
-      this.diskError = new Error(`spill file ${this.path}: write failed, keeping spilled rows in memory: ${err.message}`, { cause: err });
-      this.log.error('spill write failed; rows stay in memory', { path: this.path, err });
-    });
+      if (this.truncatePending) {
+        this.truncatePending = false;
+        await fh.truncate(SPILL_MAGIC.length);
+      }
+      let bytes = 0;
+      let n = 0;
+      while (n < this.unwritten.length && (n === 0 || bytes + this.unwritten[n]!.length <= MAX_WRITE_BYTES)) bytes += this.unwritten[n++]!.length;
+      const batch = this.unwritten.splice(0, n);
+      if (batch.length) {
+        const bufs = batch.map((f) => f.buf!);
+        let written = 0;
+        while (written < bytes) {
+          // Frames are contiguous in the file, so one positional writev writes them all.
+          const r = await fh.writev(written ? [Buffer.concat(bufs).subarray(written)] : bufs, batch[0]!.offset + written);
+          if (r.bytesWritten <= 0) throw new Error('write returned 0 bytes');
+          written += r.bytesWritten;
+        }
+        for (const f of batch) f.buf = null;
+      }
+    } catch (err) {
+      if (!this.diskError) {
+        this.diskError = new Error(`spill file ${this.path}: write failed, keeping spilled rows in memory: ${(err as Error).message}`, { cause: err });
+        this.log.error('spill write failed; rows stay in memory', { path: this.path, err });
+      }
+      this.unwritten = [];
+      return;
+    }
+    if (this.unwritten.length && !this.writeQueued) {
+      this.writeQueued = true;
+      void this.serial(() => this.writeSome());
+    }
   }
 
   /** Takes the oldest entries, at least one and about maxRows rows. Entries leave only once read. */
   take(maxRows: number): Promise<SpillEntry[]> {
-    // Picking runs inside the serial chain too, so two takes never pick the same frames.
-    return this.serial(async () => {
+    // Takes run one at a time, so two never pick the same frames; they do not wait for writes.
+    const p = this.takeChain.then(async () => {
       const picked: Frame[] = [];
       let rows = 0;
       for (let i = this.head; i < this.frames.length && (picked.length === 0 || rows + this.frames[i]!.rows <= maxRows); i++) {
         picked.push(this.frames[i]!);
         rows += this.frames[i]!.rows;
       }
-      const out: SpillEntry[] = [];
-      for (const f of picked) {
-        let bytes = f.buf;
-        if (!bytes) {
-          bytes = Buffer.alloc(f.length);
-          const { bytesRead } = await (await this.file()).read(bytes, 0, f.length, f.offset);
-          if (bytesRead !== f.length) throw new Error(`spill file ${this.path}: short read at byte ${f.offset}`);
+      // Bytes still in memory are used as they are; frames already on disk (a prefix: frames are
+      // written in order) come back in one read.
+      const bytes = picked.map((f) => f.buf);
+      let onDisk = 0;
+      while (onDisk < picked.length && !bytes[onDisk]) onDisk++;
+      if (onDisk) {
+        const from = picked[0]!.offset;
+        const len = picked[onDisk - 1]!.offset + picked[onDisk - 1]!.length - from;
+        const all = Buffer.allocUnsafe(len);
+        let got = 0;
+        const fh = await this.file();
+        while (got < len) {
+          const { bytesRead } = await fh.read(all, got, len - got, from + got);
+          if (bytesRead <= 0) throw new Error(`spill file ${this.path}: short read at byte ${from + got}`);
+          got += bytesRead;
         }
-        out.push(decodePayload(bytes.subarray(4)));
+        for (let i = 0; i < onDisk; i++) bytes[i] = all.subarray(picked[i]!.offset - from, picked[i]!.offset - from + picked[i]!.length);
       }
+      const out = bytes.map((b) => decodePayload(b!.subarray(4)));
       this.head += picked.length;
       this.unreadRows -= rows;
       if (this.head === this.frames.length) this.reset();
@@ -208,24 +265,37 @@ export class SpillFile {
       }
       return out;
     });
+    this.takeChain = p.catch(() => undefined);
+    return p;
   }
 
   private reset(): void {
     // Everything was taken: start the file over, so a long run's spills do not grow it forever.
+    // Frames not yet written need not be (they were all taken), and the next write truncates first.
     this.frames = [];
     this.head = 0;
     this.nextOffset = SPILL_MAGIC.length;
-    if (this.fh && !this.diskError) void this.serial(async () => (await this.file()).truncate(SPILL_MAGIC.length)).catch(() => undefined);
+    this.unwritten = [];
+    if (this.fh && !this.diskError) {
+      this.truncatePending = true;
+      // Whichever comes first truncates: this, or the next write (which must land after it).
+      void this.serial(async () => {
+        if (!this.truncatePending || this.diskError) return;
+        this.truncatePending = false;
+        await (await this.file()).truncate(SPILL_MAGIC.length);
+      }).catch(() => undefined);
+    }
   }
 
   /** Waits for queued file operations (tests, and before handing the file to someone else). */
   async settle(): Promise<void> {
+    await this.takeChain;
     await this.chain;
   }
 
   /** Closes the file; removes it when nothing in it is left to take. */
   async close(): Promise<void> {
-    await this.chain;
+    await this.settle();
     if (this.fh) await (await this.fh).close().catch(() => undefined);
     this.fh = null;
     if (this.unreadRows === 0) rmSync(this.path, { force: true });
