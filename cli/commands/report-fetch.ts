@@ -44,7 +44,8 @@ export const reportFetchSubcommand: CommandModule<object, Args> = {
 
 export const reportFetchCommand: CommandModule<object, Args> = {
   command: 'report-fetch',
-  describe: "Download a deployed test's HTML report (also: oct report fetch)",
+  // Hidden: the documented spelling is `oct report fetch`; this alias stays for scripts.
+  describe: false,
   builder: builder as never,
   handler,
 };
