@@ -1,48 +1,12 @@
 // The HQ against fake turrets made of real ZeroMQ sockets, with a real Postgres store.
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, test } from 'node:test';
-import { memoryLogger } from '../common/log.ts';
-import { parseProjectConfig } from '../protocol/config.ts';
-import { openPostgresStore } from '../store/postgres.ts';
-import type { Store } from '../store/types.ts';
-import { createTestDatabase, type TestDatabase } from '../test/support/postgres.ts';
-import { Hq, type HqOptions } from './hq.ts';
-import { FakeTurret, simpleSink, until } from './test-support.ts';
+import { test } from 'node:test';
+import { Hq } from './hq.ts';
+import { hqFixture } from './test-fixture.ts';
+import { FakeTurret, until } from './test-support.ts';
 
-let db: TestDatabase;
-let store: Store;
-const log = memoryLogger('debug');
-
-before(async () => {
-  db = await createTestDatabase();
-  store = await openPostgresStore(db.url, log);
-  await store.migrate();
-});
-after(async () => {
-  await store.close();
-  await db.drop();
-});
-
-function options(config: Record<string, unknown>, extra: Partial<HqOptions> = {}): HqOptions {
-  return {
-    config: parseProjectConfig({ publish_port: 0, rc_port: 0, http_port: 0, stop_grace: 5, ...config }),
-    store,
-    runName: `run-${Math.random().toString(36).slice(2)}`,
-    log,
-    bindHost: '127.0.0.1',
-    spillDir: mkdtempSync(join(tmpdir(), 'oct-hq-spill-')),
-    createSink: process.env.OCT_HQ_TEST_SIMPLE_SINK ? (s, id) => simpleSink(s, id) : undefined,
-    ...extra,
-  };
-}
-
-async function storedRows(runId: number, where = 'true'): Promise<number> {
-  const [r] = await store.sql.query<{ n: number }>(`SELECT count(*)::int AS n FROM results WHERE run_id = $1 AND ${where}`, [runId]);
-  return Number(r!.n);
-}
+const fx = hqFixture();
+const { log, options, storedRows } = fx;
 
 test('waits for min_turrets, starts with the exact framing, starts a late joiner, stops, keeps in-flight results', async () => {
   const hq = await Hq.bind(options({ min_turrets: 2, run_time: 3, transaction_context: { target: 'http://x' } }));
@@ -95,13 +59,13 @@ test('waits for min_turrets, starts with the exact framing, starts a late joiner
     assert.equal(o.duplicates, 0);
     assert.equal(o.missingBatches, 0);
     assert.equal(o.lateResults, 0);
-    const run = await store.getRun(o.runId);
+    const run = await fx.store().getRun(o.runId);
     assert.equal(run!.state, 'finished');
     assert.ok(run!.startedAt && run!.endedAt);
-    const changes = await store.sql.query<{ name: string; status: string }>('SELECT name, status FROM turret_status_changes WHERE run_id = $1 ORDER BY at', [o.runId]);
+    const changes = await fx.store().sql.query<{ name: string; status: string }>('SELECT name, status FROM turret_status_changes WHERE run_id = $1 ORDER BY at', [o.runId]);
     const gamma = changes.filter((c) => c.name === 'gamma').map((c) => c.status);
     assert.deepEqual(gamma, ['ready', 'running', 'ready']);
-    const rows = await store.sql.query<{ name: string; status: string }>('SELECT name, status FROM turrets WHERE run_id = $1 ORDER BY name', [o.runId]);
+    const rows = await fx.store().sql.query<{ name: string; status: string }>('SELECT name, status FROM turrets WHERE run_id = $1 ORDER BY name', [o.runId]);
     assert.deepEqual(rows.map((r) => r.name), ['alpha', 'beta', 'gamma']);
     assert.equal(o.turrets.find((t) => t.name === 'alpha')!.results, 600);
   } finally {
@@ -119,7 +83,7 @@ test('no turrets in time: a failed run with a clear message, no status_request s
     const o = await hq.run();
     assert.equal(o.state, 'failed');
     assert.equal(o.error, `waited 1.2 s for 2 turrets, 1 connected: navigation (${t.uuid})`);
-    assert.equal((await store.getRun(o.runId))!.state, 'failed');
+    assert.equal((await fx.store().getRun(o.runId))!.state, 'failed');
     assert.ok(t.commands().filter((c) => c === 'status_request').length <= 1);
   } finally {
     t.close();
@@ -217,7 +181,7 @@ test('a silent turret is marked lost and recorded; the others go on', async () =
     const ghost = o.turrets.find((t) => t.name === 'ghost')!;
     assert.equal(ghost.state, 'lost');
     assert.ok(ghost.leftAt);
-    const rows = await store.sql.query<{ status: string }>(`SELECT status FROM turret_status_changes WHERE run_id = $1 AND name = 'ghost' ORDER BY at`, [o.runId]);
+    const rows = await fx.store().sql.query<{ status: string }>(`SELECT status FROM turret_status_changes WHERE run_id = $1 AND name = 'ghost' ORDER BY at`, [o.runId]);
     assert.deepEqual(rows.map((r) => r.status), ['ready', 'running', 'lost']);
   } finally {
     clearInterval(beat);
@@ -245,7 +209,7 @@ test('an aborted turret is recorded and the test goes on with the others', async
     const o = await outcome;
     assert.equal(o.state, 'finished');
     assert.equal(o.turrets.find((t) => t.name === 'dies')!.state, 'aborted');
-    const [row] = await store.sql.query<{ reason: string }>(`SELECT reason FROM turret_status_changes WHERE run_id = $1 AND status = 'aborted'`, [o.runId]);
+    const [row] = await fx.store().sql.query<{ reason: string }>(`SELECT reason FROM turret_status_changes WHERE run_id = $1 AND status = 'aborted'`, [o.runId]);
     assert.equal(row!.reason, 'script threw at load');
   } finally {
     a.close();
