@@ -81,3 +81,89 @@ export function countRows(batches: readonly ResultBatch[]): number {
   for (const b of batches) n += b.count;
   return n;
 }
+
+/** COPY in binary format: no number formatting here, no float parsing in the server. */
+export const RESULTS_COPY_BINARY_SQL = `${RESULTS_COPY_SQL} (FORMAT binary)`;
+/** Signature, flags (0) and header extension length (0). */
+export const COPY_BINARY_HEADER = Buffer.concat([Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1'), Buffer.alloc(8)]);
+/** The file trailer: a field count of -1. */
+export const COPY_BINARY_TRAILER = Buffer.from([0xff, 0xff]);
+
+const utf8 = (s: string | null) => (s === null ? null : Buffer.from(storableText(s), 'utf8'));
+
+/**
+ * The batches' rows in COPY binary format (rows only: a stream starts with COPY_BINARY_HEADER
+ * and ends with COPY_BINARY_TRAILER). Stores the same values as resultsCopyPieces: texts made
+ * storable, NaN and ±Infinity timer values left out, a row with no timer set stores NULL.
+ */
+export function resultsCopyBinary(runId: number, batches: readonly ResultBatch[]): Buffer {
+  let buf = Buffer.allocUnsafe(Math.max(1024, countRows(batches) * 96));
+  let dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  let off = 0;
+  const ensure = (n: number) => {
+    if (off + n <= buf.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(buf.length * 2, off + n));
+    buf.copy(bigger, 0, 0, off);
+    buf = bigger;
+    dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  };
+  const putBytes = (b: Buffer | null) => {
+    if (b === null) {
+      dv.setInt32(off, -1);
+      off += 4;
+      return;
+    }
+    dv.setInt32(off, b.length);
+    b.copy(buf, off + 4);
+    off += 4 + b.length;
+  };
+  const runHi = Math.floor(runId / 2 ** 32);
+  const runLo = runId >>> 0;
+  for (const b of batches) {
+    const uuid = utf8(b.turretUuid);
+    const name = utf8(b.turretName);
+    const errors = b.errors.map(utf8);
+    const keys = b.timerNames.map((n) => JSON.stringify(storableText(n)) + ':');
+    const nTimers = keys.length;
+    const fixed = 2 + 12 + 8 + (uuid?.length ?? 0) + (name?.length ?? 0) + 36 + 4 + 4;
+    for (let i = 0; i < b.count; i++) {
+      const e = b.errorIndex[i]!;
+      const err = e < 0 ? null : (errors[e] ?? null);
+      ensure(fixed + (err?.length ?? 0));
+      dv.setInt16(off, 8);
+      dv.setInt32(off + 2, 8);
+      dv.setInt32(off + 6, runHi);
+      dv.setUint32(off + 10, runLo);
+      off += 14;
+      putBytes(uuid);
+      putBytes(name);
+      dv.setInt32(off, 8);
+      dv.setFloat64(off + 4, b.elapsed[i]!);
+      dv.setInt32(off + 12, 8);
+      dv.setFloat64(off + 16, b.epoch[i]!);
+      dv.setInt32(off + 24, 8);
+      dv.setFloat64(off + 28, b.scriptrunTime[i]!);
+      off += 36;
+      putBytes(err);
+      let json = '';
+      for (let k = 0; k < nTimers; k++) {
+        const v = b.timers[k]![i]!;
+        if (!Number.isFinite(v)) continue;
+        json += (json ? ',' : '{') + keys[k] + v;
+      }
+      if (!json) {
+        dv.setInt32(off, -1);
+        off += 4;
+      } else {
+        json += '}';
+        ensure(4 + 1 + json.length * 3);
+        // jsonb's binary form: a version byte (1), then the JSON text.
+        buf[off + 4] = 1;
+        const n = buf.write(json, off + 5, 'utf8');
+        dv.setInt32(off, n + 1);
+        off += 5 + n;
+      }
+    }
+  }
+  return buf.subarray(0, off);
+}

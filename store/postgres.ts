@@ -10,7 +10,9 @@ import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
 import type { Logger } from '../common/log.ts';
 import type { ResultBatch } from '../protocol/results.ts';
-import { countRows, resultsCopyPieces, resultsCopyText, RESULTS_COPY_SQL } from './copy-text.ts';
+import {
+  COPY_BINARY_HEADER, COPY_BINARY_TRAILER, countRows, resultsCopyBinary, resultsCopyPieces, RESULTS_COPY_BINARY_SQL, RESULTS_COPY_SQL,
+} from './copy-text.ts';
 import type { ResultsCopy } from './result-writer.ts';
 import { SqlStore, type SessionDriver, type SqlSession } from './sql-store.ts';
 
@@ -57,7 +59,7 @@ function explain(err: unknown): string {
 /** An open COPY (see PostgresDriver.openCopy). */
 export interface OpenCopy {
   /** Sends text; resolves once the connection can take more. */
-  write(text: string): Promise<void>;
+  write(data: string | Buffer): Promise<void>;
   /** Ends the COPY; resolves once it is committed. */
   end(): Promise<void>;
   /** Gives up: the server rolls the COPY back (nothing of it is stored). */
@@ -171,9 +173,9 @@ export class PostgresDriver implements SessionDriver {
       stream.once('close', closed);
     };
     return {
-      write: async (text: string) => {
+      write: async (data: string | Buffer) => {
         if (failed) throw wrap(failed);
-        if (stream.write(text)) return;
+        if (stream.write(data)) return;
         try {
           await new Promise<void>((res, rej) => settle(res, rej, 'drain'));
         } catch (err) {
@@ -258,10 +260,15 @@ export class PostgresStore extends SqlStore {
    * long-lived stream ≈290k rows/s vs ≈151k for a COPY per 10k rows).
    */
   async openResultsCopy(runId: number): Promise<ResultsCopy> {
-    const copy = await this.driver.openCopy(RESULTS_COPY_SQL);
+    // Binary format: no number formatting here and no float parsing in the server.
+    const copy = await this.driver.openCopy(RESULTS_COPY_BINARY_SQL);
+    await copy.write(COPY_BINARY_HEADER);
     return {
-      write: (batches) => copy.write(resultsCopyText(runId, batches)),
-      end: () => copy.end(),
+      write: (batches) => copy.write(resultsCopyBinary(runId, batches)),
+      end: async () => {
+        await copy.write(COPY_BINARY_TRAILER);
+        await copy.end();
+      },
       abort: (reason) => copy.abort(reason),
     };
   }

@@ -239,3 +239,39 @@ test('a spill file left by an earlier process is set aside, not overwritten', as
   assert.equal(rows, 200);
   await second.close();
 });
+
+test('the open COPY (binary) stores exactly what the COPY text stores', async () => {
+  await withStore(async (store) => {
+    const open = (store as Store & { openResultsCopy?: (runId: number) => Promise<import('./result-writer.ts').ResultsCopy> }).openResultsCopy;
+    assert.ok(open, 'the Postgres store can keep a COPY open');
+    const odd = ['tab\there', 'new\nline\r', 'back\\slash', 'nul\u0000x', 'lone \ud800 surrogate', 'ünïcødé ✓ 🎯', '"quoted"', ''];
+    const b = new ResultBatchBuilder();
+    for (let i = 0; i < 64; i++) {
+      const timers: Record<string, number> = {};
+      if (i % 3 === 0) timers[odd[i % odd.length]!] = [0.1, 1e-7, 123456789.123456, -0, 2 ** 60, Number.NaN, Infinity][i % 7]!;
+      if (i % 5 === 0) timers.plain = i / 7;
+      b.add({ elapsed: i / 3, epoch: 1.7e9 + i / 1_000_003, scriptrunTime: i * 1e-9, error: i % 4 ? null : odd[i % odd.length]! || 'e', customTimers: timers });
+    }
+    const batches = [
+      b.build({ turretUuid: 'u-\t1', turretName: odd[3]!, seq: 1 }),
+      batch(0, 10),
+      { ...batch(10, 5), turretUuid: null, turretName: odd[5]! },
+    ];
+    const a = await store.createRun({ name: 'text', config: {}, hqId: null });
+    const c = await store.createRun({ name: 'binary', config: {}, hqId: null });
+    await store.writeResults(a.id, batches);
+    const copy = await open.call(store, c.id);
+    await copy.write(batches.slice(0, 2));
+    await copy.write(batches.slice(2));
+    await copy.end();
+    const rows = (run: number) =>
+      store.sql.query(
+        `SELECT turret_uuid, turret_name, elapsed::text AS e, epoch::text AS ep, scriptrun_time::text AS s, error, custom_timers::text AS t
+         FROM results WHERE run_id = $1 ORDER BY ctid`,
+        [run],
+      );
+    const [ta, tc] = [await rows(a.id), await rows(c.id)];
+    assert.equal(ta.length, 64 + 15);
+    assert.deepEqual(tc, ta);
+  });
+});
