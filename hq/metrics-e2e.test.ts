@@ -1,43 +1,17 @@
 // End to end: a real Prometheus scrapes the HQ's /metrics during `oct run` (two local turrets, the
 // embedded store); after the run, PromQL's transaction count equals the rows the run stored.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { createLogger } from '../common/log.ts';
 import { openStore } from '../store/open.ts';
+import { freePort, oct } from '../test/support/processes.ts';
 import { startPrometheus } from './prometheus-testing.ts';
 
-const OCT = join(import.meta.dirname, '..', 'bin', 'oct.js');
 
-function oct(args: string[], timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [OCT, ...args], { env: process.env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 test('Prometheus scraping the HQ during oct run counts exactly the stored results', { timeout: 90_000 }, async () => {
   const root = mkdtempSync(join(tmpdir(), 'oct-metrics-e2e-'));

@@ -2,9 +2,9 @@
 // targets every second, a temp TSDB, a random 127.0.0.1 port. Tests query it over its HTTP API.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../test/support/processes.ts';
 
 export const PROMETHEUS_BIN = process.env.OCT_PROMETHEUS_BIN ?? '/usr/bin/prometheus';
 
@@ -17,16 +17,6 @@ export interface TestPrometheus {
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 export async function startPrometheus(targets: string[], opts: { metricsPath?: string } = {}): Promise<TestPrometheus> {
   const dir = mkdtempSync(join(tmpdir(), 'oct-prom-'));

@@ -8,17 +8,11 @@ import { memoryLogger } from '../common/log.ts';
 import { createTestDatabase } from '../test/support/postgres.ts';
 import { openStore } from './open.ts';
 import { redactUrl } from './postgres.ts';
+import { freePort } from '../test/support/processes.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'oct-open-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as { port: number };
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 test('a refused connection fails fast, naming host, port and cause', async () => {
   const port = await freePort();

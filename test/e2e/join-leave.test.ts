@@ -8,11 +8,10 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { freePort } from '../../bench/nginx.ts';
+import { freePort, OCT_BIN as OCT } from '../support/processes.ts';
 import { createLogger } from '../../common/log.ts';
 import { openStore } from '../../store/open.ts';
 
-const OCT = join(import.meta.dirname, '..', '..', 'bin', 'oct.js');
 
 function start(args: string[]): { child: ChildProcess; done: Promise<{ code: number | null; out: string }> } {
   const child = spawn(process.execPath, [OCT, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -2,7 +2,6 @@
 // seconds; every iteration the scripts counted must be a stored row, statuses recorded, summary
 // printed, report written.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,23 +9,9 @@ import { test } from 'node:test';
 import { createLogger } from '../../common/log.ts';
 import { openStore } from '../../store/open.ts';
 import { createTestDatabase } from '../support/postgres.ts';
+import { oct } from '../support/processes.ts';
 
-const OCT = join(import.meta.dirname, '..', '..', 'bin', 'oct.js');
 
-export function oct(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [OCT, ...args], { cwd: opts.cwd, env: { ...process.env, ...opts.env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 90_000);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 /** A project from `oct new-project`, on free ports, whose script counts its iterations in a file. */
 export async function countingProject(opts: { runTime?: number; thresholds?: Record<string, unknown> } = {}) {
