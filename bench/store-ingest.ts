@@ -134,7 +134,7 @@ async function main(argv: string[]): Promise<void> {
   } finally {
     cluster.stop();
   }
-  console.log(`store ingest, ${rows} rows in 100-row batches through ResultWriter (10k-row COPYs)`);
+  console.log(`store ingest, ${rows} rows in 100-row batches through ResultWriter (Postgres: one open COPY, committed every 100k rows)`);
   console.table(
     results.map((r) => ({
       backend: r.backend,

@@ -1,8 +1,11 @@
 // Between the HQ socket loop and the store: enqueue() returns at once, and the rows reach the
-// database in COPYs of up to `flushRows` rows, one in flight while the next accumulates (about
-// 250k rows/s into Postgres, toolbox.md). Memory is bounded: past `maxQueuedRows` batches go to a
-// spill file and come back in order. A failing database is retried with backoff; rows are never
-// dropped, and whatever drain() cannot write in time is left in a file that can be recovered.
+// database in the background. On Postgres (a store with openResultsCopy) one binary COPY stays
+// open and is fed slice by slice while the server parses the previous slice, committed every
+// `commitRows` rows or `commitMs`, or as soon as nothing is left to send; other stores get a COPY
+// per `flushRows` chunk. Memory is bounded: past `maxQueuedRows` batches go to a spill file and
+// come back in order, read back at full speed while new batches keep spilling. Until a COPY
+// commits, its rows stay in memory: a failing database is retried with backoff and rows are never
+// dropped; whatever drain() cannot write in time is left in a file that can be recovered.
 import { mkdirSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Clock } from '../common/clock.ts';
