@@ -300,14 +300,7 @@ export class ResultWriter {
       } finally {
         this.inflight = null;
       }
-      if (this.chunk !== chunk) return; // stopped by a failed drain, which already accounted for it
-      this.writtenRows += this.chunkRows;
-      this.chunk = null;
-      this.chunkRows = 0;
-      if (this.consecutiveFailures) {
-        this.log.info('database writes recovered', { afterFailures: this.consecutiveFailures, runId: this.runId });
-        this.consecutiveFailures = 0;
-      }
+      this.chunkCommitted(chunk);
     } catch (err) {
       // Reading the spill file failed: the rows are still in it; try again after a pause.
       this.onWriteFailed(err as Error);
@@ -389,20 +382,25 @@ export class ResultWriter {
       } finally {
         this.inflight = null;
       }
-      if (this.chunk !== chunk) return; // stopped by a failed drain, which already accounted for it
-      this.writtenRows += this.chunkRows;
-      this.chunk = null;
-      this.chunkRows = 0;
-      if (this.consecutiveFailures) {
-        this.log.info('database writes recovered', { afterFailures: this.consecutiveFailures, runId: this.runId });
-        this.consecutiveFailures = 0;
-      }
+      this.chunkCommitted(chunk);
     } catch (err) {
       // Reading the spill file failed: the rows are still in it; try again after a pause.
       this.onWriteFailed(err as Error);
     } finally {
       this.writing = false;
       this.kick();
+    }
+  }
+
+  /** Counts a committed chunk as written, unless a failed drain already accounted for it. */
+  private chunkCommitted(chunk: unknown): void {
+    if (this.chunk !== chunk) return;
+    this.writtenRows += this.chunkRows;
+    this.chunk = null;
+    this.chunkRows = 0;
+    if (this.consecutiveFailures) {
+      this.log.info('database writes recovered', { afterFailures: this.consecutiveFailures, runId: this.runId });
+      this.consecutiveFailures = 0;
     }
   }
 
