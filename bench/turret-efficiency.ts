@@ -18,10 +18,15 @@ export interface TurretEfficiency {
   rounds: number;
   /** Medians over the rounds; each round runs autocannon then the turret, back to back. */
   autocannonRps: number;
+  /** A bare loop of undici.request() with as many concurrent workers: the floor of the turret's own overhead. */
+  undiciRps: number;
   turretRps: number;
   /** Median of the per-round ratios turret / autocannon. */
   ratio: number;
   ratios: number[];
+  /** Median of the per-round ratios turret / bare undici loop (the part of the gap the turret owns). */
+  undiciRatio: number;
+  undiciRatios: number[];
   turretErrors: number;
 }
 
@@ -47,6 +52,38 @@ async function autocannonRps(url: string, connections: number, seconds: number, 
   return json.requests.total / seconds;
 }
 
+// The same work a canon does for `await ctx.http.get(url)` minus the turret: N async workers each
+// awaiting undici.request() and consuming the body, on one keep-alive Agent, counted over `seconds`.
+const UNDICI_LOOP = `
+import { Agent, request } from 'undici';
+const [url, workers, seconds] = [process.argv[1], Number(process.argv[2]), Number(process.argv[3])];
+const dispatcher = new Agent({ keepAliveTimeout: 30000, pipelining: 1 });
+let count = 0, errors = 0, stop = false;
+async function worker() {
+  while (!stop) {
+    try {
+      const res = await request(url, { dispatcher });
+      await res.body.text();
+      if (res.statusCode >= 400) errors++;
+      count++;
+    } catch { errors++; }
+  }
+}
+const t0 = performance.now();
+const all = Array.from({ length: workers }, worker);
+setTimeout(() => (stop = true), seconds * 1000);
+await Promise.all(all);
+const s = (performance.now() - t0) / 1000;
+console.log(JSON.stringify({ rps: count / s, errors }));
+await dispatcher.close();
+`;
+
+async function undiciRps(url: string, workers: number, seconds: number, cpu: number): Promise<number> {
+  const r = await collect(pinned(cpu, process.execPath, ['--input-type=module', '-e', UNDICI_LOOP, url, String(workers), String(seconds)], { cwd: ROOT }));
+  if (r.code !== 0) throw new Error(`undici loop failed: ${r.stderr}`);
+  return JSON.parse(r.stdout).rps;
+}
+
 async function turretRps(url: string, canons: number, seconds: number, cpu: number): Promise<{ rps: number; errors: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'oct-bench-turret-'));
   try {
@@ -69,7 +106,9 @@ export class Transaction {
     );
     writeFileSync(join(dir, 'turret.json'), JSON.stringify({ name: 'bench', canons, rampup: 0, script: 'scripts/get.ts', hq_address: '127.0.0.1', hq_publisher: pub, hq_rc: rc }));
     const hq = collect(pinned(0, process.execPath, [OCT, 'run', dir, '--hq-only', '--no-progress', '--results-dir', join(dir, 'results')]));
-    const turret = pinned(cpu, process.execPath, [OCT, 'turret', '--config', join(dir, 'turret.json')]);
+    // OCT_BENCH_CPU_PROF=DIR: profile the turret process (start-up included; look at the run window).
+    const prof = process.env.OCT_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.OCT_BENCH_CPU_PROF}`] : [];
+    const turret = pinned(cpu, process.execPath, [...prof, OCT, 'turret', '--config', join(dir, 'turret.json')]);
     const turretDone = collect(turret);
     const r = await hq;
     turret.kill('SIGTERM');
@@ -89,16 +128,31 @@ export async function benchTurretEfficiency(opts: { seconds?: number; connection
   const nginx = await startNginx({ cpu: 0 });
   try {
     const ac: number[] = [];
+    const un: number[] = [];
     const tu: number[] = [];
     let errors = 0;
     for (let i = 0; i < rounds; i++) {
       ac.push(await autocannonRps(nginx.url, connections, seconds, 1));
+      un.push(await undiciRps(nginx.url, connections, seconds, 1));
       const t = await turretRps(nginx.url, connections, seconds, 1);
       tu.push(t.rps);
       errors += t.errors;
     }
     const ratios = tu.map((t, i) => t / ac[i]!);
-    return { seconds, connections, rounds, autocannonRps: median(ac), turretRps: median(tu), ratio: median(ratios), ratios, turretErrors: errors };
+    const undiciRatios = tu.map((t, i) => t / un[i]!);
+    return {
+      seconds,
+      connections,
+      rounds,
+      autocannonRps: median(ac),
+      undiciRps: median(un),
+      turretRps: median(tu),
+      ratio: median(ratios),
+      ratios,
+      undiciRatio: median(undiciRatios),
+      undiciRatios,
+      turretErrors: errors,
+    };
   } finally {
     await nginx.stop();
   }

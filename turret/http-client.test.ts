@@ -14,6 +14,23 @@ before(async () => {
     let body = '';
     req.on('data', (c) => (body += c));
     req.on('end', () => {
+      const path = new URL(req.url!, 'http://x').pathname;
+      if (path === '/slow') return void setTimeout(() => res.end('late'), 2000).unref();
+      if (path === '/slow-body') {
+        res.writeHead(200);
+        res.write('part');
+        return void setTimeout(() => res.end('rest'), 2000).unref();
+      }
+      if (path === '/bom') return void res.end(Buffer.from([0xef, 0xbb, 0xbf, 0x68, 0x69]));
+      if (path === '/big') return void res.end('x'.repeat(1 << 20));
+      if (path === '/headers') {
+        res.setHeader('set-cookie', ['a=1', 'b=2']);
+        return void res.end(`${req.headers['x-token']}`);
+      }
+      if (path === '/empty') {
+        res.writeHead(204);
+        return void res.end();
+      }
       const status = Number(new URL(req.url!, 'http://x').searchParams.get('status') ?? 200);
       res.writeHead(status, { 'content-type': 'text/plain', 'x-method': req.method! });
       res.end(req.method === 'POST' ? `got ${req.headers['content-type']} ${body}` : `hello ${req.url}`);
@@ -76,4 +93,47 @@ test('{ timer } records the duration, also when the status throws', async () => 
 test('a refused connection rejects (counted as an error by the canon)', async () => {
   const http = createHttpClient({ dispatcher: agent });
   await assert.rejects(http.get('http://127.0.0.1:1/'));
+});
+
+test('request headers are sent; response headers are lower-case, repeated ones as arrays', async () => {
+  const http = createHttpClient({ dispatcher: agent });
+  const res = await http.get(`${base}/headers`, { headers: { 'X-Token': 'abc' } });
+  assert.equal(res.body, 'abc');
+  assert.deepEqual(res.headers['set-cookie'], ['a=1', 'b=2']);
+  assert.equal(typeof res.headers['content-length'], 'string');
+});
+
+test('bodies: a leading UTF-8 BOM is dropped from text, a large body arrives whole, 204 and HEAD are empty', async () => {
+  const http = createHttpClient({ dispatcher: agent });
+  assert.equal((await http.get(`${base}/bom`)).body, 'hi');
+  assert.equal((await http.request(`${base}/bom`, { responseType: 'buffer' })).body.length, 5);
+  const big = await http.get(`${base}/big`);
+  assert.equal(big.body.length, 1 << 20);
+  assert.equal((await http.get(`${base}/empty`)).body, '');
+  assert.equal((await http.request(`${base}/empty`, { responseType: 'buffer' })).body.length, 0);
+  const head = await http.request(`${base}/h`, { method: 'HEAD' });
+  assert.equal(head.status, 200);
+  assert.equal(head.body, '');
+});
+
+test('timeoutMs aborts a slow response, before or during the body, with a TimeoutError', async () => {
+  const http = createHttpClient({ dispatcher: agent });
+  for (const path of ['/slow', '/slow-body']) {
+    const t0 = Date.now();
+    await assert.rejects(http.get(`${base}${path}`, { timeoutMs: 100 }), (err: Error) => {
+      assert.equal(err.name, 'TimeoutError');
+      assert.equal(err.message, 'The operation was aborted due to timeout');
+      return true;
+    });
+    assert.ok(Date.now() - t0 < 1500, path);
+  }
+  // The pool is still usable afterwards.
+  assert.equal((await http.get(`${base}/ok`, { timeoutMs: 1000 })).body, 'hello /ok');
+});
+
+test('without a dispatcher, undici\'s global agent is used; non-http URLs reject', async () => {
+  const http = createHttpClient();
+  assert.equal((await http.get(`${base}/g`)).body, 'hello /g');
+  await assert.rejects(http.get('ftp://127.0.0.1/x'), /protocol/);
+  await assert.rejects(http.get('not a url'));
 });
