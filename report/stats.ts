@@ -1,7 +1,18 @@
 // Statistics of one run, computed by the database: Node only ever receives aggregated rows (one per
 // series × interval bin, per histogram bucket, per error message, per turret), so memory does not
-// grow with the number of results. Percentiles are exact: percentile_cont, the linear interpolation
-// the original computed with numpy. Latencies are seconds, as stored.
+// grow with the number of results. Percentiles are exact: the linear interpolation between closest
+// ranks of percentile_cont (and of numpy, as the original), found without sorting every point.
+// Latencies are seconds, as stored.
+//
+// How (1,000,000 results with one custom timer: ~2.5 s on 2 idle cores, was ~8 s; BENCHMARKS.md):
+//  1. Concurrently, on separate connections: the custom timer names (one read of the jsonb), and
+//     one hash aggregate over run() times giving moments and counts per bin × latency bucket and per
+//     turret × latency bucket (grouping sets: one scan); errors and turrets (small).
+//  2. Once the names are known, the same hash aggregate over the custom timers (a second read of
+//     the jsonb); meanwhile the run() time ranks (step 3) already run.
+//  3. Per series, the counts say which bucket holds each rank a percentile needs; one query sorts
+//     only the points of those buckets and returns the values at those ranks (a third, final read
+//     of the jsonb for the custom timers).
 import type { SqlDriver } from '../store/types.ts';
 import { analyticQuery } from './analytic-query.ts';
 
@@ -126,18 +137,6 @@ export interface StatsOptions {
   endedAt?: Date | null;
 }
 
-// Series are numbered: 0 is "All transactions" (run() time), 1..K the custom timers. Each result
-// becomes one point per series it has a value for; custom timer values are read with ->> per
-// known key, which costs a fraction of expanding every object with jsonb_each.
-// ($2, the timer names, is always bound; with no timers the query still names its type.)
-function pointsSql(timers: number): string {
-  const values = ['(0, r.scriptrun_time)'];
-  for (let i = 1; i <= timers; i++) values.push(`(${i}, (r.custom_timers->>($2::text[])[${i}])::float8)`);
-  return `SELECT p.s, r.elapsed, p.v, (r.error IS NOT NULL) AS err
-            FROM results r CROSS JOIN LATERAL (VALUES ${values.join(', ')}) AS p(s, v)
-           WHERE r.run_id = $1 AND p.v IS NOT NULL${timers ? '' : ' AND $2::text[] IS NOT NULL'}`;
-}
-
 // Latency buckets: fixed, log-spaced (32 per doubling, ~2.2% wide) from 1 µs, so one hash aggregate
 // counts them without knowing the range first. They drive the exact percentile search (narrow
 // buckets, few points to sort) and the latency distribution (display merges neighbours).
@@ -145,16 +144,23 @@ const HB_PER_OCTAVE = 32;
 const HB_FLOOR = 1e-6;
 const DISPLAY_BUCKETS = 40;
 
+/** One row of the first pass: the moments of a group of points (see aggregateSql). */
 interface Moments {
+  /** 0 for a (series, bin, bucket) group, 1 for a (series, turret, bucket) group. */
+  g: number;
   s: number;
-  bin: number;
+  bin: number | null;
   hb: number;
+  u: string | null;
+  t: string | null;
   n: number;
   errs: number;
   vmin: number;
   vmean: number;
   vvar: number;
   vmax: number;
+  efirst: number;
+  elast: number;
 }
 
 /** Count, errors, extremes, mean and sum of squared deviations of a group of points. */
@@ -245,12 +251,208 @@ function displayHistogram(counts: Map<number, number>): HistogramBucket[] {
   return out;
 }
 
+
+// Series are numbered: 0 is "All transactions" (run() time), 1..K the custom timers. A points
+// source yields (s, elapsed, v, err, u, t): one point per result and series it has a value for;
+// u and t (turret uuid and name) only for series 0, the only one broken down per turret.
+const RUN_POINTS = `SELECT 0 AS s, elapsed, scriptrun_time AS v, (error IS NOT NULL) AS err, turret_uuid AS u, turret_name AS t
+                      FROM results WHERE run_id = $1`;
+
+// Custom timer values are read with ->> per known key, which costs a fraction of expanding every
+// object with jsonb_each. One timer: a plain projection (a LATERAL VALUES list costs ~1 µs per
+// point more). OFFSET 0 keeps the planner from evaluating ->> twice (in the filter and the output).
+// $2, the timer names, is always bound.
+function timerPointsSql(timers: number): string {
+  const cols = `(r.error IS NOT NULL) AS err, NULL::text AS u, NULL::text AS t`;
+  const from = `FROM results r WHERE r.run_id = $1 AND r.custom_timers IS NOT NULL`;
+  if (timers === 1) {
+    return `SELECT * FROM (SELECT 1 AS s, r.elapsed, (r.custom_timers->>($2::text[])[1])::float8 AS v, ${cols} ${from} OFFSET 0) p WHERE v IS NOT NULL`;
+  }
+  const values: string[] = [];
+  for (let i = 1; i <= timers; i++) values.push(`(${i}, (r.custom_timers->>($2::text[])[${i}])::float8)`);
+  return `SELECT p.s, r.elapsed, p.v, ${cols}
+            FROM results r CROSS JOIN LATERAL (VALUES ${values.join(', ')}) AS p(s, v)
+           WHERE r.run_id = $1 AND r.custom_timers IS NOT NULL AND p.v IS NOT NULL`;
+}
+
+const HB_EXPR = `floor(${HB_PER_OCTAVE} * ln(GREATEST(v, ${HB_FLOOR}) / ${HB_FLOOR}) / ln(2))::int`;
+// The first pass runs before the number of bins is known (it gives the last elapsed), so its bins are
+// unclamped (a late result past the end goes to the last bin in JS); the rank pass clamps with $4.
+const RAW_BIN = `LEAST(GREATEST(floor(elapsed / $3::float8), 0), 1e9)::int`;
+const BIN = `LEAST(GREATEST(floor(elapsed / $3::float8), 0), $4::int - 1)::int`;
+
+// Pass 1, hash aggregates only: moments per series × bin × fine latency bucket (hb), and with
+// `turrets` also per series × turret × bucket. The counts per bucket say which bucket holds each
+// rank a percentile needs. For both groupings in one scan, the points are first grouped by series ×
+// bin × turret × bucket (a hash aggregate: GROUPING SETS would sort every point, the planner
+// expecting ~1 group per point), and those groups, few, are merged both ways: the sum of squared
+// deviations as Σ m2ᵢ + nᵢ (meanᵢ − mean)², exact and without cancellation.
+function aggregateSql(points: string, turrets: boolean): string {
+  const moments = `count(*)::float8 AS n, count(*) FILTER (WHERE err)::float8 AS errs,
+                   min(v) AS vmin, avg(v) AS vmean, var_pop(v) AS vvar, max(v) AS vmax,
+                   min(elapsed) AS efirst, max(elapsed) AS elast`;
+  const rows = `SELECT s, ${RAW_BIN} AS bin, ${HB_EXPR} AS hb, v, err, u, t, elapsed FROM (${points}) p`;
+  if (!turrets) return `SELECT 0 AS g, s, bin, hb, NULL::text AS u, NULL::text AS t, ${moments} FROM (${rows}) x GROUP BY s, bin, hb`;
+  const merged = (mean: string) => `sum(n)::float8 AS n, sum(errs)::float8 AS errs, min(vmin) AS vmin, min(${mean}) AS vmean,
+                   sum(vvar * n + n * (vmean - ${mean}) * (vmean - ${mean})) / sum(n) AS vvar, max(vmax) AS vmax,
+                   min(efirst) AS efirst, max(elast) AS elast`;
+  return `WITH fine AS MATERIALIZED (SELECT s, bin, hb, u, t, ${moments} FROM (${rows}) x GROUP BY s, bin, hb, u, t),
+               w AS (SELECT *, sum(n * vmean) OVER (PARTITION BY s, bin, hb) / sum(n) OVER (PARTITION BY s, bin, hb) AS bmean,
+                               sum(n * vmean) OVER (PARTITION BY s, u, t, hb) / sum(n) OVER (PARTITION BY s, u, t, hb) AS tmean
+                       FROM fine)
+          SELECT 0 AS g, s, bin, hb, NULL::text AS u, NULL::text AS t, ${merged('bmean')} FROM w GROUP BY s, bin, hb
+          UNION ALL
+          SELECT 1, s, NULL, hb, u, t, ${merged('tmean')} FROM w GROUP BY s, u, t, hb`;
+}
+
+// Pass 2: the values at the wanted ranks. Only the points of the wanted (series, bucket) pairs are
+// kept and sorted, per group: k 0 = series × bin, 1 = whole series, 2 = series × turret.
+function ranksSql(points: string): string {
+  const agg = `array_agg(v ORDER BY v) AS arr`;
+  return `WITH need AS (SELECT * FROM unnest($5::int[], $6::int[], $7::int[], $8::int[], $9::int[], $10::text[], $11::text[])
+                          WITH ORDINALITY AS n(k, s, bin, hb, off, u, t, i)),
+               cand AS MATERIALIZED (
+                 SELECT s, bin, hb, u, t, v FROM (SELECT s, ${BIN} AS bin, ${HB_EXPR} AS hb, u, t, v FROM (${points}) p) x
+                  WHERE (s, hb) IN (SELECT s, hb FROM need)),
+               g AS (
+                 SELECT 0 AS k, s, bin, hb, NULL::text AS u, NULL::text AS t, ${agg}
+                   FROM cand WHERE (s, bin, hb) IN (SELECT s, bin, hb FROM need WHERE k = 0) GROUP BY s, bin, hb
+                 UNION ALL
+                 SELECT 1, s, -1, hb, NULL, NULL, ${agg}
+                   FROM cand WHERE (s, hb) IN (SELECT s, hb FROM need WHERE k = 1) GROUP BY s, hb
+                 UNION ALL
+                 SELECT 2, s, -1, hb, u, t, ${agg}
+                   FROM cand WHERE (s, hb) IN (SELECT s, hb FROM need WHERE k = 2) GROUP BY s, u, t, hb)
+          SELECT n.i, g.arr[n.off] AS v
+            FROM need n JOIN g ON g.k = n.k AND g.s = n.s AND g.bin = n.bin AND g.hb = n.hb
+                               AND g.u IS NOT DISTINCT FROM n.u AND g.t IS NOT DISTINCT FROM n.t`;
+}
+
+/** Ranks to look up: each as (group, bucket, offset in the bucket), and the keys that want it. */
+class RankRequests {
+  readonly k: number[] = [];
+  readonly s: number[] = [];
+  readonly bin: number[] = [];
+  readonly hb: number[] = [];
+  readonly off: number[] = [];
+  readonly u: (string | null)[] = [];
+  readonly t: (string | null)[] = [];
+  readonly wantedBy: string[][] = [];
+
+  /**
+   * The ranks the percentiles of a group of `total` points need, located in its bucket counts.
+   * `group` names the group in the answer: rank r is answered under `${group}:${r}`.
+   */
+  add(group: string, k: number, s: number, bin: number, u: string | null, t: string | null, counts: Map<number, number>, total: number): void {
+    const order = [...counts.keys()].sort((x, y) => x - y);
+    const seen = new Map<string, number>();
+    for (const rank of neededRanks(total)) {
+      let before = 0;
+      for (const hb of order) {
+        const c = counts.get(hb)!;
+        if (rank <= before + c) {
+          const at = `${hb}:${rank - before}`;
+          let i = seen.get(at);
+          if (i === undefined) {
+            i = this.k.length;
+            seen.set(at, i);
+            this.k.push(k);
+            this.s.push(s);
+            this.bin.push(bin);
+            this.hb.push(hb);
+            this.off.push(rank - before);
+            this.u.push(u);
+            this.t.push(t);
+            this.wantedBy.push([]);
+          }
+          this.wantedBy[i]!.push(`${group}:${rank}`);
+          break;
+        }
+        before += c;
+      }
+    }
+  }
+
+  /** Runs pass 2 over `points`; resolves to rank key → value. */
+  async fetch(sql: SqlDriver, points: string, base: unknown[], into: Map<string, number>): Promise<void> {
+    if (!this.k.length) return;
+    const rows = await analyticQuery<{ i: number; v: number }>(sql, ranksSql(points), [
+      ...base, this.k, this.s, this.bin, this.hb, this.off, this.u, this.t,
+    ]);
+    for (const r of rows) for (const key of this.wantedBy[Number(r.i) - 1] ?? []) into.set(key, Number(r.v));
+  }
+}
+
+/** Pass 1's rows folded: moments and bucket counts per bin, per series and per turret. */
+class Folded {
+  readonly perBin = new Map<string, Acc>();
+  readonly perSeries = new Map<number, Acc>();
+  readonly binBuckets = new Map<string, Map<number, number>>();
+  readonly hist = new Map<number, Map<number, number>>();
+  readonly perTurret = new Map<string, { u: string | null; t: string | null; acc: Acc; first: number; last: number; buckets: Map<number, number> }>();
+
+  constructor(private readonly nBins: number) {}
+
+  add(rows: Moments[]): void {
+    for (const m of rows) {
+      const s = Number(m.s);
+      const hb = Number(m.hb);
+      const n = Number(m.n);
+      const part: Acc = { n, errs: Number(m.errs), min: Number(m.vmin), max: Number(m.vmax), mean: Number(m.vmean), m2: Number(m.vvar) * n };
+      if (Number(m.g) === 0) {
+        const key = `${s}:${Math.min(Number(m.bin), this.nBins - 1)}`;
+        const b = this.binBuckets.get(key) ?? new Map<number, number>();
+        b.set(hb, (b.get(hb) ?? 0) + n);
+        this.binBuckets.set(key, b);
+        const h = this.hist.get(s) ?? new Map<number, number>();
+        h.set(hb, (h.get(hb) ?? 0) + n);
+        this.hist.set(s, h);
+        this.perBin.set(key, merge(this.perBin.get(key), part));
+        this.perSeries.set(s, merge(this.perSeries.get(s), part));
+      } else {
+        const key = JSON.stringify([m.u, m.t]);
+        const cur = this.perTurret.get(key);
+        const first = Number(m.efirst);
+        const last = Number(m.elast);
+        if (!cur) {
+          this.perTurret.set(key, { u: m.u, t: m.t, acc: part, first, last, buckets: new Map([[hb, n]]) });
+        } else {
+          cur.acc = merge(cur.acc, part);
+          cur.first = Math.min(cur.first, first);
+          cur.last = Math.max(cur.last, last);
+          cur.buckets.set(hb, (cur.buckets.get(hb) ?? 0) + n);
+        }
+      }
+    }
+  }
+
+  /** Requests the ranks of every bin and series in `series` (and of every turret). */
+  request(req: RankRequests, series: number[]): void {
+    const wanted = new Set(series);
+    for (const [key, m] of this.perBin) {
+      const [s, bin] = key.split(':').map(Number) as [number, number];
+      if (wanted.has(s)) req.add(`0:${s}:${bin}`, 0, s, bin, null, null, this.binBuckets.get(key)!, m.n);
+    }
+    for (const [s, m] of this.perSeries) if (wanted.has(s)) req.add(`1:${s}`, 1, s, -1, null, null, this.hist.get(s)!, m.n);
+    if (wanted.has(0)) for (const [key, tur] of this.perTurret) req.add(`2:${key}`, 2, 0, -1, tur.u, tur.t, tur.buckets, tur.acc.n);
+  }
+}
+
+// Turrets as ORDER BY turret_name NULLS LAST, turret_uuid NULLS LAST would list them (byte order).
+function compareNullsLast(a: string | null, b: string | null): number {
+  if (a === b) return 0;
+  if (a === null) return 1;
+  if (b === null) return -1;
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
+
 export async function computeStats(sql: SqlDriver, opts: StatsOptions): Promise<RunStats> {
   const { runId, interval } = opts;
   if (!(interval > 0)) throw new Error(`results_ts_interval must be positive, got ${interval}`);
+  const quiet = <T>(p: Promise<T>) => (p.catch(() => undefined), p); // awaited later; no unhandled rejection meanwhile
 
-  // Custom timer names in order of first appearance, and the run's extent, in one scan.
-  const [keyRows, boundRows] = await Promise.all([
+  // Step 1, concurrently. Custom timer names in order of first appearance.
+  const keysP = quiet(
     analyticQuery<{ k: string; first: number }>(
       sql,
       `SELECT k, min(elapsed) AS first
@@ -258,15 +460,53 @@ export async function computeStats(sql: SqlDriver, opts: StatsOptions): Promise<
                 WHERE run_id = $1 AND custom_timers IS NOT NULL) x
         GROUP BY k ORDER BY first, k`,
       [runId],
+      { hashOnly: true },
     ),
-    sql.query<{ n: number; lo: number | null; hi: number | null }>(
-      `SELECT count(*)::float8 AS n, min(elapsed) AS lo, max(elapsed) AS hi FROM results WHERE run_id = $1`,
-      [runId],
+  );
+  const runAggP = quiet(analyticQuery<Moments>(sql, aggregateSql(RUN_POINTS, true), [runId, [], interval], { hashOnly: true }));
+  // Step 2 starts as soon as the names are known.
+  const timerAggP = quiet(
+    keysP.then((keys) =>
+      keys.length
+        ? analyticQuery<Moments>(sql, aggregateSql(timerPointsSql(keys.length), false), [runId, keys.map((r) => r.k), interval], { hashOnly: true })
+        : [],
     ),
-  ]);
-  const timers = keyRows.map((r) => r.k);
-  const firstElapsed = num(boundRows[0]?.lo);
-  const lastElapsed = num(boundRows[0]?.hi);
+  );
+  const miscP = quiet(
+    Promise.all([
+      // The distinct count comes with the groups (a window over them), not from another scan.
+      analyticQuery<{ message: string; n: number; first: number; last: number; turrets: number; distinct_n: number }>(
+        sql,
+        `SELECT message, n, first, last, turrets, count(*) OVER ()::float8 AS distinct_n
+           FROM (SELECT error AS message, count(*)::float8 AS n, min(elapsed) AS first, max(elapsed) AS last,
+                        count(DISTINCT coalesce(turret_uuid, turret_name, ''))::float8 AS turrets
+                   FROM results WHERE run_id = $1 AND error IS NOT NULL GROUP BY error) e
+          ORDER BY n DESC, message LIMIT ${ERROR_MESSAGES_LIMIT}`,
+        [runId],
+      ),
+      sql.query<{ uuid: string; name: string; canons: number | null; rampup: number | null; script: string | null; status: string; first_seen: number; last_seen: number }>(
+        `SELECT uuid, name, canons, rampup, script, status,
+                extract(epoch FROM first_seen)::float8 AS first_seen, extract(epoch FROM last_seen)::float8 AS last_seen
+           FROM turrets WHERE run_id = $1 ORDER BY first_seen, name`,
+        [runId],
+      ),
+      sql.query<{ uuid: string; name: string; status: string; raw_status: string; reason: string | null; at: number }>(
+        `SELECT uuid, name, status, raw_status, reason, extract(epoch FROM at)::float8 AS at
+           FROM turret_status_changes WHERE run_id = $1 ORDER BY at, uuid`,
+        [runId],
+      ),
+    ]),
+  );
+
+  // Every result is a run() time point: the turret groups cover them all, so they give the extent.
+  const runAgg = await runAggP;
+  let firstElapsed: number | null = null;
+  let lastElapsed: number | null = null;
+  for (const m of runAgg) {
+    if (Number(m.g) !== 1) continue;
+    firstElapsed = Math.min(firstElapsed ?? Infinity, Number(m.efirst));
+    lastElapsed = Math.max(lastElapsed ?? -Infinity, Number(m.elast));
+  }
   const actual = opts.startedAt && opts.endedAt ? (opts.endedAt.getTime() - opts.startedAt.getTime()) / 1000 : null;
   // A run cut short covers only the time it ran; results that arrive after run_time (in-flight
   // transactions finishing) stretch the last bin rather than vanish.
@@ -275,147 +515,26 @@ export async function computeStats(sql: SqlDriver, opts: StatsOptions): Promise<
   const nBins = Math.max(1, Math.ceil(duration / interval - 1e-9));
   const binSeconds = (i: number) => Math.min(interval, duration - i * interval);
 
-  const pts = pointsSql(timers.length);
-  const binExpr = `LEAST(GREATEST(floor(elapsed / $3::float8), 0), $4::int - 1)::int`;
-  const hbExpr = `floor(${HB_PER_OCTAVE} * ln(GREATEST(v, ${HB_FLOOR}) / ${HB_FLOOR}) / ln(2))::int`;
-  const base = [runId, timers, interval, nBins];
-
-  // Pass 1, one scan, hash aggregates only: moments per series × bin and per series, and counts per
-  // series × bin × fine latency bucket (hb). Those counts say which bucket holds each rank a
-  // percentile needs, so pass 2 sorts only the points of those buckets: exact percentiles without
-  // sorting every point (sorting 2M points took Postgres ~4 s here; this takes a fraction).
-  const buckets = await analyticQuery<Moments>(
-    sql,
-    `SELECT s, bin, hb, count(*)::float8 AS n, count(*) FILTER (WHERE err)::float8 AS errs,
-            min(v) AS vmin, avg(v) AS vmean, var_pop(v) AS vvar, max(v) AS vmax
-       FROM (SELECT s, ${binExpr} AS bin, ${hbExpr} AS hb, v, err FROM (${pts}) p) x
-      GROUP BY s, bin, hb`,
-    base,
-  );
-  // Per bin and per series, the buckets' moments merged (Chan et al.: stable, no sum of squares).
-  const perBin = new Map<string, Acc>();
-  const perSeries = new Map<number, Acc>();
-  const binBuckets = new Map<string, Map<number, number>>();
-  const hist = new Map<number, Map<number, number>>();
-  for (const m of buckets) {
-    const s = Number(m.s);
-    const hb = Number(m.hb);
-    const n = Number(m.n);
-    const key = `${s}:${m.bin}`;
-    const b = binBuckets.get(key) ?? new Map<number, number>();
-    b.set(hb, n);
-    binBuckets.set(key, b);
-    const h = hist.get(s) ?? new Map<number, number>();
-    h.set(hb, (h.get(hb) ?? 0) + n);
-    hist.set(s, h);
-    const part: Acc = { n, errs: Number(m.errs), min: Number(m.vmin), max: Number(m.vmax), mean: Number(m.vmean), m2: Number(m.vvar) * n };
-    perBin.set(key, merge(perBin.get(key), part));
-    perSeries.set(s, merge(perSeries.get(s), part));
-  }
-
-  // Wanted ranks, each as (bucket, offset in the bucket): kind 0 within a series × bin, kind 1
-  // within a whole series.
-  const need = { k: [] as number[], s: [] as number[], bin: [] as number[], hb: [] as number[], off: [] as number[] };
-  const wanted = new Map<string, string[]>();
-  const locate = (k: number, s: number, bin: number, counts: Map<number, number>, total: number) => {
-    const order = [...counts.keys()].sort((x, y) => x - y);
-    for (const rank of neededRanks(total)) {
-      let before = 0;
-      for (const hb of order) {
-        const c = counts.get(hb)!;
-        if (rank <= before + c) {
-          const key = `${k}:${s}:${bin}:${hb}:${rank - before}`;
-          if (!wanted.has(key)) {
-            need.k.push(k);
-            need.s.push(s);
-            need.bin.push(bin);
-            need.hb.push(hb);
-            need.off.push(rank - before);
-            wanted.set(key, []);
-          }
-          wanted.get(key)!.push(`${k}:${s}:${bin}:${rank}`);
-          break;
-        }
-        before += c;
-      }
-    }
-  };
-  for (const [key, m] of perBin) {
-    const [s, bin] = key.split(':').map(Number) as [number, number];
-    locate(0, s, bin, binBuckets.get(key) ?? new Map(), m.n);
-  }
-  for (const [s, m] of perSeries) locate(1, s, -1, hist.get(s) ?? new Map(), m.n);
-
-  const ranksQuery = need.k.length
-    ? analyticQuery<{ k: number; s: number; bin: number; hb: number; off: number; v: number }>(
-        sql,
-        `WITH need AS (SELECT * FROM unnest($5::int[], $6::int[], $7::int[], $8::int[], $9::int[]) AS n(k, s, bin, hb, off)),
-              ranked AS (
-                SELECT s, bin, hb, v,
-                       row_number() OVER (PARTITION BY s, bin, hb ORDER BY v) AS off_bin,
-                       row_number() OVER (PARTITION BY s, hb ORDER BY v) AS off_all
-                  FROM (SELECT s, ${binExpr} AS bin, ${hbExpr} AS hb, v FROM (${pts}) p) x
-                 WHERE (s, hb) IN (SELECT s, hb FROM need))
-         SELECT n.k, n.s, n.bin, n.hb, n.off, r.v FROM ranked r
-           JOIN need n ON n.k = 0 AND n.s = r.s AND n.bin = r.bin AND n.hb = r.hb AND n.off = r.off_bin
-         UNION ALL
-         SELECT n.k, n.s, n.bin, n.hb, n.off, r.v FROM ranked r
-           JOIN need n ON n.k = 1 AND n.s = r.s AND n.hb = r.hb AND n.off = r.off_all`,
-        [...base, need.k, need.s, need.bin, need.hb, need.off],
-      )
-    : Promise.resolve([]);
-
-  const [ranks, errorRows, distinctRows, turretRows, turretInfoRows, changeRows] = await Promise.all([
-    ranksQuery,
-    analyticQuery<{ message: string; n: number; first: number; last: number; turrets: number }>(
-      sql,
-      `SELECT error AS message, count(*)::float8 AS n, min(elapsed) AS first, max(elapsed) AS last,
-              count(DISTINCT coalesce(turret_uuid, turret_name, ''))::float8 AS turrets
-         FROM results WHERE run_id = $1 AND error IS NOT NULL
-        GROUP BY error ORDER BY n DESC, message LIMIT ${ERROR_MESSAGES_LIMIT}`,
-      [runId],
-    ),
-    sql.query<{ n: number }>(`SELECT count(DISTINCT error)::float8 AS n FROM results WHERE run_id = $1`, [runId]),
-    analyticQuery<{
-      uuid: string | null;
-      name: string | null;
-      n: number;
-      errs: number;
-      vmin: number;
-      vmean: number;
-      vmax: number;
-      pct: number[] | string;
-      first: number;
-      last: number;
-    }>(
-      sql,
-      `SELECT turret_uuid AS uuid, turret_name AS name, count(*)::float8 AS n, count(error)::float8 AS errs,
-              min(scriptrun_time) AS vmin, avg(scriptrun_time) AS vmean, max(scriptrun_time) AS vmax,
-              percentile_cont(ARRAY[0.5, 0.95, 0.99]::float8[]) WITHIN GROUP (ORDER BY scriptrun_time) AS pct,
-              min(elapsed) AS first, max(elapsed) AS last
-         FROM results WHERE run_id = $1
-        GROUP BY turret_uuid, turret_name ORDER BY turret_name NULLS LAST, turret_uuid NULLS LAST`,
-      [runId],
-    ),
-    sql.query<{ uuid: string; name: string; canons: number | null; rampup: number | null; script: string | null; status: string; first_seen: number; last_seen: number }>(
-      `SELECT uuid, name, canons, rampup, script, status,
-              extract(epoch FROM first_seen)::float8 AS first_seen, extract(epoch FROM last_seen)::float8 AS last_seen
-         FROM turrets WHERE run_id = $1 ORDER BY first_seen, name`,
-      [runId],
-    ),
-    sql.query<{ uuid: string; name: string; status: string; raw_status: string; reason: string | null; at: number }>(
-      `SELECT uuid, name, status, raw_status, reason, extract(epoch FROM at)::float8 AS at
-         FROM turret_status_changes WHERE run_id = $1 ORDER BY at, uuid`,
-      [runId],
-    ),
-  ]);
-
+  const folded = new Folded(nBins);
+  folded.add(runAgg);
   const rankValue = new Map<string, number>();
-  for (const r of ranks) for (const key of wanted.get(`${r.k}:${r.s}:${r.bin}:${r.hb}:${r.off}`) ?? []) rankValue.set(key, Number(r.v));
+  // Step 3 for run() times, while the custom timers are still being aggregated.
+  const runRanks = new RankRequests();
+  folded.request(runRanks, [0]);
+  const runRanksP = quiet(runRanks.fetch(sql, RUN_POINTS, [runId, [], interval, nBins], rankValue));
+
+  const keyRows = await keysP;
+  const timers = keyRows.map((r) => r.k);
+  folded.add((await timerAggP) ?? []);
+  const timerRanks = new RankRequests();
+  folded.request(timerRanks, timers.map((_, i) => i + 1));
+  const timerRanksP = timers.length ? timerRanks.fetch(sql, timerPointsSql(timers.length), [runId, timers, interval, nBins], rankValue) : undefined;
+
+  const [, , [errorRows, turretInfoRows, changeRows]] = await Promise.all([runRanksP, timerRanksP, miscP]);
 
   const names = [TOTAL_SERIES, ...timers];
   const series: SeriesStats[] = names.map((name, s) => {
-    const overall = fill(perSeries.get(s), duration, (rank) => rankValue.get(`1:${s}:-1:${rank}`));
+    const overall = fill(folded.perSeries.get(s), duration, (rank) => rankValue.get(`1:${s}:${rank}`));
     return {
       name,
       total: s === 0,
@@ -424,9 +543,9 @@ export async function computeStats(sql: SqlDriver, opts: StatsOptions): Promise<
         index: i,
         start: i * interval,
         end: i * interval + binSeconds(i),
-        ...fill(perBin.get(`${s}:${i}`), binSeconds(i), (rank) => rankValue.get(`0:${s}:${i}:${rank}`)),
+        ...fill(folded.perBin.get(`${s}:${i}`), binSeconds(i), (rank) => rankValue.get(`0:${s}:${i}:${rank}`)),
       })),
-      histogram: displayHistogram(hist.get(s) ?? new Map()),
+      histogram: displayHistogram(folded.hist.get(s) ?? new Map()),
     };
   });
 
@@ -438,6 +557,28 @@ export async function computeStats(sql: SqlDriver, opts: StatsOptions): Promise<
     list.push({ status: c.status, rawStatus: c.raw_status, reason: c.reason, at, elapsed: startSec === null ? null : at - startSec });
     changesByTurret.set(c.uuid, list);
   }
+
+  const turretBreakdown = [...folded.perTurret.entries()]
+    .sort(([, a], [, b]) => compareNullsLast(a.t, b.t) || compareNullsLast(a.u, b.u))
+    .map(([key, tur]): TurretBreakdown => {
+      const st = fill(tur.acc, duration, (rank) => rankValue.get(`2:${key}:${rank}`));
+      return {
+        uuid: tur.u,
+        name: tur.t ?? tur.u ?? '(unnamed)',
+        rawName: tur.t,
+        count: st.count,
+        errors: st.errors,
+        min: st.min,
+        mean: st.mean,
+        p50: st.p50,
+        p95: st.p95,
+        p99: st.p99,
+        max: st.max,
+        throughput: st.throughput,
+        firstElapsed: tur.first,
+        lastElapsed: tur.last,
+      };
+    });
 
   return {
     runId,
@@ -453,27 +594,8 @@ export async function computeStats(sql: SqlDriver, opts: StatsOptions): Promise<
       lastElapsed: Number(r.last),
       turrets: Number(r.turrets),
     })),
-    distinctErrors: Number(distinctRows[0]?.n ?? 0),
-    turretBreakdown: turretRows.map((r) => {
-      const [p50, p95, p99] = toNumArray(r.pct);
-      const n = Number(r.n);
-      return {
-        uuid: r.uuid,
-        name: r.name ?? r.uuid ?? '(unnamed)',
-        rawName: r.name,
-        count: n,
-        errors: Number(r.errs),
-        min: num(r.vmin),
-        mean: num(r.vmean),
-        p50: p50 ?? null,
-        p95: p95 ?? null,
-        p99: p99 ?? null,
-        max: num(r.vmax),
-        throughput: n / duration,
-        firstElapsed: num(r.first),
-        lastElapsed: num(r.last),
-      };
-    }),
+    distinctErrors: Number(errorRows[0]?.distinct_n ?? 0),
+    turretBreakdown,
     turrets: turretInfoRows.map((t) => ({
       uuid: t.uuid,
       name: t.name,
@@ -487,11 +609,4 @@ export async function computeStats(sql: SqlDriver, opts: StatsOptions): Promise<
     })),
     percentileMethod: 'exact (linear interpolation between closest ranks, as percentile_cont)',
   };
-}
-
-// pg parses float8[] into numbers; another driver may hand back the text form "{1,2,3}".
-function toNumArray(v: unknown): (number | null)[] {
-  if (v === null || v === undefined) return [];
-  if (Array.isArray(v)) return v.map(num);
-  return String(v).replace(/^\{|\}$/g, '').split(',').map((s) => (s === 'NULL' ? null : Number(s)));
 }
