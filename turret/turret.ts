@@ -171,6 +171,7 @@ export class Turret {
       startedAt: volley.startedAt,
       record: (row) => this.batcher.add(row),
       stopRequested: () => volley.stopping,
+      hasRoom: () => this.sender.hasRoom(),
       waitForRoom: () => this.sender.waitForRoom(),
     };
     volley.running++;
