@@ -4,15 +4,15 @@
 // ranks of percentile_cont (and of numpy, as the original), found without sorting every point.
 // Latencies are seconds, as stored.
 //
-// How (1,000,000 results with one custom timer: ~2.5 s on 2 idle cores, was ~8 s; BENCHMARKS.md):
-//  1. Concurrently, on separate connections: the custom timer names (one read of the jsonb), and
-//     one hash aggregate over run() times giving moments and counts per bin × latency bucket and per
-//     turret × latency bucket (grouping sets: one scan); errors and turrets (small).
-//  2. Once the names are known, the same hash aggregate over the custom timers (a second read of
-//     the jsonb); meanwhile the run() time ranks (step 3) already run.
-//  3. Per series, the counts say which bucket holds each rank a percentile needs; one query sorts
-//     only the points of those buckets and returns the values at those ranks (a third, final read
-//     of the jsonb for the custom timers).
+// How (1,000,000 results with one custom timer: ~2.5–3.5 s, was ~8.6 s; BENCHMARKS.md), all
+// concurrently on separate connections where the driver has them (PGlite runs them in turn):
+//  - run() times: one hash aggregate gives moments and counts per bin × fine latency bucket and per
+//    turret × bucket; then one query sorts only the points of the buckets that hold the ranks the
+//    percentiles need, and returns the values at those ranks (pass 2).
+//  - custom timers: the names from a sample of results, then the same aggregate over the timers
+//    (jsonb read once), which also checks that no result has a timer the sample missed (if one does,
+//    the names are read in full and the aggregate runs again); then pass 2 (jsonb read again).
+//  - errors by message (with the distinct count), turrets and status changes: small.
 import type { SqlDriver } from '../store/types.ts';
 import { analyticQuery } from './analytic-query.ts';
 
@@ -161,6 +161,8 @@ interface Moments {
   vmax: number;
   efirst: number;
   elast: number;
+  /** Results with a custom timer the query was not given (see timerPointsSql). */
+  extra: number;
 }
 
 /** Count, errors, extremes, mean and sum of squared deviations of a group of points. */
@@ -255,27 +257,33 @@ function displayHistogram(counts: Map<number, number>): HistogramBucket[] {
 // Series are numbered: 0 is "All transactions" (run() time), 1..K the custom timers. A points
 // source yields (s, elapsed, v, err, u, t): one point per result and series it has a value for;
 // u and t (turret uuid and name) only for series 0, the only one broken down per turret.
-const RUN_POINTS = `SELECT 0 AS s, elapsed, scriptrun_time AS v, (error IS NOT NULL) AS err, turret_uuid AS u, turret_name AS t
+const RUN_POINTS = `SELECT 0 AS s, elapsed, scriptrun_time AS v, (error IS NOT NULL) AS err, turret_uuid AS u, turret_name AS t,
+                           false AS extra
                       FROM results WHERE run_id = $1`;
 
 // Custom timer values are read with ->> per known key, which costs a fraction of expanding every
 // object with jsonb_each. One timer: a plain projection (a LATERAL VALUES list costs ~1 µs per
 // point more). OFFSET 0 keeps the planner from evaluating ->> twice (in the filter and the output).
-// $2, the timer names, is always bound.
-function timerPointsSql(timers: number): string {
-  const cols = `(r.error IS NOT NULL) AS err, NULL::text AS u, NULL::text AS t`;
+// $2, the timer names, is always bound. With `check`, points without a value are kept (as v NULL,
+// a group the caller drops) and `extra` says whether a result has a timer not in $2: the names can
+// then come from a sample, checked in the same scan instead of found by a scan of their own.
+function timerPointsSql(timers: number, check = false): string {
+  const cols = `(r.error IS NOT NULL) AS err, NULL::text AS u, NULL::text AS t,
+                ${check ? `(r.custom_timers - $2::text[]) <> '{}'::jsonb` : 'false'} AS extra`;
   const from = `FROM results r WHERE r.run_id = $1 AND r.custom_timers IS NOT NULL`;
   if (timers === 1) {
-    return `SELECT * FROM (SELECT 1 AS s, r.elapsed, (r.custom_timers->>($2::text[])[1])::float8 AS v, ${cols} ${from} OFFSET 0) p WHERE v IS NOT NULL`;
+    return `SELECT * FROM (SELECT 1 AS s, r.elapsed, (r.custom_timers->>($2::text[])[1])::float8 AS v, ${cols} ${from} OFFSET 0) p
+             ${check ? '' : 'WHERE v IS NOT NULL'}`;
   }
   const values: string[] = [];
   for (let i = 1; i <= timers; i++) values.push(`(${i}, (r.custom_timers->>($2::text[])[${i}])::float8)`);
   return `SELECT p.s, r.elapsed, p.v, ${cols}
             FROM results r CROSS JOIN LATERAL (VALUES ${values.join(', ')}) AS p(s, v)
-           WHERE r.run_id = $1 AND r.custom_timers IS NOT NULL AND p.v IS NOT NULL`;
+           WHERE r.run_id = $1 AND r.custom_timers IS NOT NULL${check ? '' : ' AND p.v IS NOT NULL'}`;
 }
 
-const HB_EXPR = `floor(${HB_PER_OCTAVE} * ln(GREATEST(v, ${HB_FLOOR}) / ${HB_FLOOR}) / ln(2))::int`;
+// NULL for a point without a value (GREATEST alone would put it in the lowest bucket).
+const HB_EXPR = `CASE WHEN v IS NOT NULL THEN floor(${HB_PER_OCTAVE} * ln(GREATEST(v, ${HB_FLOOR}) / ${HB_FLOOR}) / ln(2))::int END`;
 // The first pass runs before the number of bins is known (it gives the last elapsed), so its bins are
 // unclamped (a late result past the end goes to the last bin in JS); the rank pass clamps with $4.
 const RAW_BIN = `LEAST(GREATEST(floor(elapsed / $3::float8), 0), 1e9)::int`;
@@ -290,12 +298,12 @@ const BIN = `LEAST(GREATEST(floor(elapsed / $3::float8), 0), $4::int - 1)::int`;
 function aggregateSql(points: string, turrets: boolean): string {
   const moments = `count(*)::float8 AS n, count(*) FILTER (WHERE err)::float8 AS errs,
                    min(v) AS vmin, avg(v) AS vmean, var_pop(v) AS vvar, max(v) AS vmax,
-                   min(elapsed) AS efirst, max(elapsed) AS elast`;
-  const rows = `SELECT s, ${RAW_BIN} AS bin, ${HB_EXPR} AS hb, v, err, u, t, elapsed FROM (${points}) p`;
+                   min(elapsed) AS efirst, max(elapsed) AS elast, count(*) FILTER (WHERE extra)::float8 AS extra`;
+  const rows = `SELECT s, ${RAW_BIN} AS bin, ${HB_EXPR} AS hb, v, err, u, t, elapsed, extra FROM (${points}) p`;
   if (!turrets) return `SELECT 0 AS g, s, bin, hb, NULL::text AS u, NULL::text AS t, ${moments} FROM (${rows}) x GROUP BY s, bin, hb`;
   const merged = (mean: string) => `sum(n)::float8 AS n, sum(errs)::float8 AS errs, min(vmin) AS vmin, min(${mean}) AS vmean,
                    sum(vvar * n + n * (vmean - ${mean}) * (vmean - ${mean})) / sum(n) AS vvar, max(vmax) AS vmax,
-                   min(efirst) AS efirst, max(elast) AS elast`;
+                   min(efirst) AS efirst, max(elast) AS elast, 0::float8 AS extra`;
   return `WITH fine AS MATERIALIZED (SELECT s, bin, hb, u, t, ${moments} FROM (${rows}) x GROUP BY s, bin, hb, u, t),
                w AS (SELECT *, sum(n * vmean) OVER (PARTITION BY s, bin, hb) / sum(n) OVER (PARTITION BY s, bin, hb) AS bmean,
                                sum(n * vmean) OVER (PARTITION BY s, u, t, hb) / sum(n) OVER (PARTITION BY s, u, t, hb) AS tmean
@@ -395,6 +403,7 @@ class Folded {
 
   add(rows: Moments[]): void {
     for (const m of rows) {
+      if (m.hb === null) continue; // points without a value (timerPointsSql with check)
       const s = Number(m.s);
       const hb = Number(m.hb);
       const n = Number(m.n);
@@ -446,32 +455,51 @@ function compareNullsLast(a: string | null, b: string | null): number {
   return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 
+/**
+ * Pass 1 over the custom timers, with their names in order of first appearance (rows renumbered to
+ * that order). Reading every jsonb just for the names costs as much as the aggregate itself, so the
+ * names come from a sample and the aggregate checks that no result has another; if one does (a
+ * timer that first appears late), the names are read in full and the aggregate runs again.
+ */
+async function aggregateTimers(sql: SqlDriver, runId: number, interval: number): Promise<{ timers: string[]; rows: Moments[] }> {
+  const aggregate = (names: string[], check: boolean) =>
+    analyticQuery<Moments>(sql, aggregateSql(timerPointsSql(names.length, check), false), [runId, names, interval], { hashOnly: true });
+  const sample = await analyticQuery<{ k: string }>(
+    sql,
+    `SELECT DISTINCT jsonb_object_keys(custom_timers) AS k
+       FROM (SELECT custom_timers FROM results WHERE run_id = $1 AND custom_timers IS NOT NULL LIMIT 1000) r`,
+    [runId],
+  );
+  let names = sample.map((r) => r.k);
+  let rows = names.length ? await aggregate(names, true) : [];
+  if (!names.length || rows.some((m) => Number(m.extra) > 0)) {
+    const all = await analyticQuery<{ k: string }>(
+      sql,
+      `SELECT DISTINCT jsonb_object_keys(custom_timers) AS k FROM results WHERE run_id = $1 AND custom_timers IS NOT NULL`,
+      [runId],
+      { hashOnly: true },
+    );
+    names = all.map((r) => r.k);
+    rows = names.length ? await aggregate(names, false) : [];
+  }
+  // Order of first appearance (by elapsed, then name); a timer that only ever held null, last.
+  const first = names.map(() => Infinity);
+  for (const m of rows) if (m.hb !== null) first[Number(m.s) - 1] = Math.min(first[Number(m.s) - 1]!, Number(m.efirst));
+  const order = names.map((_, i) => i).sort((a, b) => first[a]! - first[b]! || (names[a]! < names[b]! ? -1 : names[a]! > names[b]! ? 1 : 0));
+  const renumber = new Map(order.map((old, i) => [old + 1, i + 1]));
+  for (const m of rows) m.s = renumber.get(Number(m.s))!;
+  return { timers: order.map((i) => names[i]!), rows };
+}
+
 export async function computeStats(sql: SqlDriver, opts: StatsOptions): Promise<RunStats> {
   const { runId, interval } = opts;
   if (!(interval > 0)) throw new Error(`results_ts_interval must be positive, got ${interval}`);
   const quiet = <T>(p: Promise<T>) => (p.catch(() => undefined), p); // awaited later; no unhandled rejection meanwhile
 
-  // Step 1, concurrently. Custom timer names in order of first appearance.
-  const keysP = quiet(
-    analyticQuery<{ k: string; first: number }>(
-      sql,
-      `SELECT k, min(elapsed) AS first
-         FROM (SELECT jsonb_object_keys(custom_timers) AS k, elapsed FROM results
-                WHERE run_id = $1 AND custom_timers IS NOT NULL) x
-        GROUP BY k ORDER BY first, k`,
-      [runId],
-      { hashOnly: true },
-    ),
-  );
+  // Step 1, concurrently: run() times; custom timers (step 2) once their names are known; errors
+  // and turrets.
   const runAggP = quiet(analyticQuery<Moments>(sql, aggregateSql(RUN_POINTS, true), [runId, [], interval], { hashOnly: true }));
-  // Step 2 starts as soon as the names are known.
-  const timerAggP = quiet(
-    keysP.then((keys) =>
-      keys.length
-        ? analyticQuery<Moments>(sql, aggregateSql(timerPointsSql(keys.length), false), [runId, keys.map((r) => r.k), interval], { hashOnly: true })
-        : [],
-    ),
-  );
+  const timerAggP = quiet(aggregateTimers(sql, runId, interval));
   const miscP = quiet(
     Promise.all([
       // The distinct count comes with the groups (a window over them), not from another scan.
@@ -523,9 +551,8 @@ export async function computeStats(sql: SqlDriver, opts: StatsOptions): Promise<
   folded.request(runRanks, [0]);
   const runRanksP = quiet(runRanks.fetch(sql, RUN_POINTS, [runId, [], interval, nBins], rankValue));
 
-  const keyRows = await keysP;
-  const timers = keyRows.map((r) => r.k);
-  folded.add((await timerAggP) ?? []);
+  const { timers, rows: timerAgg } = await timerAggP;
+  folded.add(timerAgg);
   const timerRanks = new RankRequests();
   folded.request(timerRanks, timers.map((_, i) => i + 1));
   const timerRanksP = timers.length ? timerRanks.fetch(sql, timerPointsSql(timers.length), [runId, timers, interval, nBins], rankValue) : undefined;
