@@ -1,7 +1,8 @@
 // Turret efficiency: requests per second of one oct turret process running an HTTP GET
-// transaction, next to autocannon against the same nginx, each pinned to the same single core.
-// The HQ and nginx share the other core. Reported as a ratio, because absolute numbers on a shared
-// 2-core machine move from run to run.
+// transaction, next to autocannon and a bare undici.request() loop against the same nginx, each
+// pinned to the same single core. The HQ and nginx share the other core. Reported as ratios,
+// because absolute numbers on a shared 2-core machine move from run to run.
+// OCT_BENCH_CPU_PROF=DIR writes a CPU profile of each turret process into DIR.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -84,7 +84,7 @@ function parseTarget(url: string | URL): Target {
   let t = targets.get(key);
   if (t !== undefined) return t;
   const u = typeof url === 'string' ? new URL(url) : url;
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new TypeError(`Invalid URL protocol: the URL must start with \`http:\` or \`https:\` (${key})`);
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new TypeError('Invalid URL protocol: the URL must start with `http:` or `https:`.');
   t = { origin: u.origin, path: u.search ? `${u.pathname}${u.search}` : u.pathname };
   if (targets.size >= MAX_CACHED_TARGETS) targets.clear();
   targets.set(key, t);
