@@ -2,6 +2,8 @@
 // resolves to the exit code. `oct turret` and tests (through the real binary) both run this.
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -29,6 +31,27 @@ async function installDependencies(dir: string, log: Logger): Promise<void> {
   await promisify(execFile)('npm', ['install', '--no-audit', '--no-fund', '--omit=dev'], { cwd: dir });
 }
 
+/**
+ * The HQ's address resolved once, at start. libzmq otherwise resolves the name on every reconnect,
+ * in its I/O thread: when the HQ is gone and its name no longer resolves (a container network
+ * after the HQ exited), that kept the turret from exiting for tens of seconds after SIGTERM. On
+ * Kubernetes the name is a Service, whose IP does not change when the HQ pod restarts.
+ */
+async function resolveOnce(address: string, log: Logger): Promise<string> {
+  if (isIP(address) || address.includes('://')) return address;
+  try {
+    const { address: ip } = await Promise.race([
+      lookup(address),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timed out after 5 s')), 5000).unref()),
+    ]);
+    log.info('HQ address resolved', { name: address, ip });
+    return ip;
+  } catch (err) {
+    log.warn('cannot resolve the HQ address now; ZeroMQ will keep trying the name', { name: address, error: err as Error });
+    return address;
+  }
+}
+
 export async function runTurretProcess(opts: TurretProcessOptions): Promise<number> {
   const log = opts.log;
   let loaded: LoadedTurretConfig;
@@ -50,7 +73,8 @@ export async function runTurretProcess(opts: TurretProcessOptions): Promise<numb
   }
   const uuid = opts.uuid ?? randomUUID();
   const { config } = loaded;
-  const sockets = connectTurretSockets({ address: config.hq_address, publisher: config.hq_publisher, rc: config.hq_rc }, uuid);
+  const address = await resolveOnce(config.hq_address, log);
+  const sockets = connectTurretSockets({ address, publisher: config.hq_publisher, rc: config.hq_rc }, uuid);
   const turret = new Turret({ config, uuid, sockets, loadScript: () => loadTransactionClass(loaded.scriptPath), clock: opts.clock, log });
   const onSignal = (signal: NodeJS.Signals) => {
     log.info('signal: stopping gracefully', { signal });
