@@ -18,19 +18,19 @@ export interface TestPrometheus {
 }
 
 
-export async function startPrometheus(targets: string[], opts: { metricsPath?: string } = {}): Promise<TestPrometheus> {
+export async function startPrometheus(targets: string[], opts: { metricsPath?: string; scrapeInterval?: string } = {}): Promise<TestPrometheus> {
   const dir = mkdtempSync(join(tmpdir(), 'oct-prom-'));
   const config = join(dir, 'prometheus.yml');
   writeFileSync(
     config,
     [
       'global:',
-      '  scrape_interval: 1s',
+      `  scrape_interval: ${opts.scrapeInterval ?? '1s'}`,
       '  evaluation_interval: 1s',
       'scrape_configs:',
       '  - job_name: oct',
       `    metrics_path: ${opts.metricsPath ?? '/metrics'}`,
-      '    scrape_timeout: 900ms',
+      `    scrape_timeout: ${opts.scrapeInterval ?? '900ms'}`,
       '    static_configs:',
       `      - targets: [${targets.map((t) => JSON.stringify(t)).join(', ')}]`,
       '',
