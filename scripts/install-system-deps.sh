@@ -6,13 +6,16 @@ set -euo pipefail
 need=()
 command -v initdb >/dev/null 2>&1 || [ -x /usr/lib/postgresql/15/bin/initdb ] || need+=(postgresql)
 /usr/bin/python3 -c 'import zmq' >/dev/null 2>&1 || need+=(python3-zmq)
-for pkg in chromium prometheus podman buildah runc slirp4netns netavark aardvark-dns unzip nginx-light wrk; do
+# fuse-overlayfs, uidmap and fonts-liberation are Recommends of podman and chromium that the tests
+# rely on (overlay mounts in the image build, a readable report screenshot): named so they are
+# there even where podman or chromium came without their Recommends.
+for pkg in chromium fonts-liberation prometheus podman buildah runc slirp4netns netavark aardvark-dns fuse-overlayfs uidmap unzip nginx-light wrk; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 # Debian's postgresql package keeps initdb/pg_ctl off PATH.
 if ! command -v initdb >/dev/null 2>&1; then
