@@ -20,7 +20,9 @@ const hasPodman = (() => {
     return false;
   }
 })();
-const skip = hasPodman ? false : 'podman/buildah not installed (apt-get install podman buildah runc slirp4netns): image test skipped';
+// In CI the tools are installed by scripts/install-system-deps.sh: a missing one is a failure there,
+// never a silent skip.
+const skip = hasPodman || process.env.CI ? false : 'podman/buildah not installed (apt-get install podman buildah runc slirp4netns): image test skipped';
 
 const work = mkdtempSync(join(tmpdir(), 'oct-images-'));
 const containersConf = join(work, 'containers.conf');
