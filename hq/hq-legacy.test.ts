@@ -14,7 +14,9 @@ import { Hq } from './hq.ts';
 import { simpleSink } from './test-support.ts';
 
 const PYTHON = '/usr/bin/python3';
-const LEGACY = '/work/shared/legacy-turret/legacy_turret.py';
+// shared/ lies beside the checkout (CI clones main next to a copy of it); /work/shared is where a
+// session's checkout finds it.
+const LEGACY = [join(import.meta.dirname, '..', '..', 'shared', 'legacy-turret', 'legacy_turret.py'), '/work/shared/legacy-turret/legacy_turret.py'].find((p) => existsSync(p)) ?? 'shared/legacy-turret/legacy_turret.py (not found beside the checkout)';
 const hasPythonZmq = existsSync(LEGACY) && spawnSync(PYTHON, ['-c', 'import zmq']).status === 0;
 
 const SCRIPT = `
@@ -39,6 +41,8 @@ class Transaction(object):
 `;
 
 test('the legacy Python turret runs a whole test against the HQ', { skip: !hasPythonZmq && !process.env.CI && 'needs /usr/bin/python3 with Debian python3-zmq' }, async () => {
+  assert.ok(existsSync(LEGACY), `the legacy turret is missing: ${LEGACY}`);
+  assert.equal(spawnSync(PYTHON, ['-c', 'import zmq']).status, 0, `${PYTHON} cannot import zmq (Debian package python3-zmq; scripts/install-system-deps.sh installs it)`);
   const db = await createTestDatabase();
   const log = memoryLogger('info');
   const store = await openPostgresStore(db.url, log);

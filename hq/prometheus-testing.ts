@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../test/support/processes.ts';
+import { missingTools } from '../test/support/system-tools.ts';
 
 export const PROMETHEUS_BIN = process.env.OCT_PROMETHEUS_BIN ?? '/usr/bin/prometheus';
 
@@ -19,6 +20,8 @@ export interface TestPrometheus {
 
 
 export async function startPrometheus(targets: string[], opts: { metricsPath?: string; scrapeInterval?: string } = {}): Promise<TestPrometheus> {
+  const missing = missingTools([{ bin: PROMETHEUS_BIN, pkg: 'prometheus' }]);
+  if (missing) throw new Error(missing);
   const dir = mkdtempSync(join(tmpdir(), 'oct-prom-'));
   const config = join(dir, 'prometheus.yml');
   writeFileSync(

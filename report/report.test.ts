@@ -15,6 +15,7 @@ import { createTestDatabase, type TestDatabase } from '../test/support/postgres.
 import { generateReport } from './generate.ts';
 import { inlineJson } from './render.ts';
 import { type GenResult, insertResults, mulberry32 } from './test-support.ts';
+import { missingTools } from '../test/support/system-tools.ts';
 
 const run = promisify(execFile);
 const CHROMIUM = '/usr/bin/chromium';
@@ -85,6 +86,8 @@ async function seedRun(): Promise<number> {
 }
 
 async function chromium(args: string[]): Promise<{ stdout: string; stderr: string }> {
+  const missing = missingTools([{ bin: CHROMIUM, pkg: 'chromium' }]);
+  if (missing) throw new Error(missing);
   const profile = mkdtempSync(join(tmpdir(), 'oct-chromium-'));
   try {
     return await run(

@@ -9,7 +9,7 @@ command -v initdb >/dev/null 2>&1 || [ -x /usr/lib/postgresql/15/bin/initdb ] ||
 # fuse-overlayfs, uidmap and fonts-liberation are Recommends of podman and chromium that the tests
 # rely on (overlay mounts in the image build, a readable report screenshot): named so they are
 # there even where podman or chromium came without their Recommends.
-for pkg in chromium fonts-liberation prometheus podman buildah runc slirp4netns netavark aardvark-dns fuse-overlayfs uidmap unzip nginx-light wrk; do
+for pkg in chromium fonts-liberation prometheus podman buildah runc slirp4netns netavark aardvark-dns iptables fuse-overlayfs uidmap unzip nginx-light wrk; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -3,26 +3,19 @@
 // network, the turret finding the HQ by container name as it finds the Service on Kubernetes.
 // Both run as in the chart: non-root, read-only root filesystem, a tmpfs on /tmp.
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CHART_DIR } from '../../deploy/chart.ts';
+import { missingTools, PODMAN_TOOLS } from '../support/system-tools.ts';
 
 const ROOT = join(CHART_DIR, '..', '..');
-const hasPodman = (() => {
-  try {
-    execFileSync('podman', ['--version'], { stdio: 'ignore' });
-    execFileSync('buildah', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
 // In CI the tools are installed by scripts/install-system-deps.sh: a missing one is a failure there,
-// never a silent skip.
-const skip = hasPodman || process.env.CI ? false : 'podman/buildah not installed (apt-get install podman buildah runc slirp4netns): image test skipped';
+// named with its package, never a silent skip.
+const missing = missingTools(PODMAN_TOOLS);
+const skip = missing && !process.env.CI ? `image test skipped: ${missing}` : false;
 
 const work = mkdtempSync(join(tmpdir(), 'oct-images-'));
 const containersConf = join(work, 'containers.conf');
@@ -60,6 +53,7 @@ describe('images', { skip, timeout: 300_000 }, () => {
   const turretName = `oct-turret-${tag}`;
 
   before(async () => {
+    assert.equal(missing, null, missing ?? '');
     await must('bash', [join(ROOT, 'test/k8s/make-base-image.sh'), base]);
   });
   after(async () => {
