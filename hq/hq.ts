@@ -13,6 +13,8 @@ import { Broadcaster } from './broadcaster.ts';
 import { Ingest, type ResultSink } from './ingest.ts';
 import { Lifecycle, type Progress } from './lifecycle.ts';
 import { LiveStats, type LiveSnapshot } from './live-stats.ts';
+import { LoadPlanner, loadSpecOf } from './load-planner.ts';
+import { LoadTimeline } from './load-timeline.ts';
 import { type HqMetricsHooks, noMetrics, type WriterStats } from './metrics-hooks.ts';
 import { SequenceTracker } from './sequence-tracker.ts';
 import { StatusRecorder } from './status-recorder.ts';
@@ -171,6 +173,14 @@ export class Hq {
     const sink: ResultSink = opts.createSink ? opts.createSink(store, run.id, writerOpts) : new ResultWriter({ store, runId: run.id, clock, ...writerOpts });
     const broadcaster = new Broadcaster(pub, log);
     let lifecycle: Lifecycle | null = null;
+    const spec = loadSpecOf(config);
+    const load = spec
+      ? {
+          planner: new LoadPlanner(spec, { sendPlans: (plans) => broadcaster.send(...[...plans].map(([uuid, plan]) => orders.plan(uuid, plan))) }, () => clock.now()),
+          // The run's target per second is the project's shape only when every turret shares it.
+          timeline: new LoadTimeline(spec.model, () => lifecycle?.startedAt?.getTime() ?? null, [...spec.entries.values()].some((e) => e.shape) ? null : spec.project),
+        }
+      : null;
     const ingest = new Ingest({
       clock,
       log: log.child('ingest'),
@@ -184,6 +194,7 @@ export class Hq {
         recorder.touch(entry, clock.monotonic());
         lifecycle?.onStatus(entry, status, isNew);
       },
+      onLoad: (entry, report) => load?.timeline.add(entry.name, report),
     });
     lifecycle = new Lifecycle({
       config,
@@ -202,6 +213,7 @@ export class Hq {
       metrics,
       onProgress: opts.onProgress,
       drainTimeoutMs: opts.drainTimeoutMs ?? 120_000,
+      load,
     });
     recorder.start();
     const hq = new Hq(opts, pub, pull, { log, registry, seq, ingest, live, sink, recorder, lifecycle, broadcaster }, run, resumed);

@@ -4,6 +4,7 @@
 import type { Clock } from '../common/clock.ts';
 import type { Logger } from '../common/log.ts';
 import { type MalformedKind, parseIncoming, type TurretStatus } from '../protocol/incoming.ts';
+import type { LoadReport } from '../protocol/load-report.ts';
 import type { ResultBatch } from '../protocol/results.ts';
 import type { LiveStats } from './live-stats.ts';
 import type { HqMetricsHooks, WriterStats } from './metrics-hooks.ts';
@@ -32,6 +33,8 @@ export interface IngestDeps {
   maxMessageBytes: number;
   /** Called after the registry took a status, so the lifecycle can react (start a late joiner). */
   onStatus(entry: TurretEntry, status: TurretStatus, isNew: boolean): void;
+  /** A planned turret's per-second load report, from a turret the registry knows. */
+  onLoad?(entry: TurretEntry, report: LoadReport): void;
 }
 
 export class Ingest {
@@ -58,6 +61,13 @@ export class Ingest {
       case 'status':
         this.onStatus(msg.status);
         return;
+      case 'load': {
+        // Only a turret that announced itself may describe its load; anyone else is a forger.
+        const entry = this.d.registry.get(msg.report.uuid);
+        if (!entry || !entry.oct) this.onMalformed('bad_field', `load report from an unknown turret ${msg.report.uuid.slice(0, 64)}`);
+        else this.d.onLoad?.(entry, msg.report);
+        return;
+      }
       case 'invalid':
         this.onMalformed(msg.malformed, msg.detail);
     }

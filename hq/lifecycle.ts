@@ -11,6 +11,9 @@ import type { RunInfo, RunState, Store } from '../store/types.ts';
 import type { Broadcaster } from './broadcaster.ts';
 import type { Ingest, ResultSink } from './ingest.ts';
 import type { LiveStats } from './live-stats.ts';
+import type { LoadPlanner } from './load-planner.ts';
+import type { LoadTimeline } from './load-timeline.ts';
+import { LOAD_ARTIFACT } from '../protocol/load-report.ts';
 import type { HqMetricsHooks } from './metrics-hooks.ts';
 import type { SequenceTracker } from './sequence-tracker.ts';
 import type { StatusRecorder } from './status-recorder.ts';
@@ -26,6 +29,8 @@ export interface Progress {
   errors: number;
   /** Results per second over the last few seconds. */
   ratePerSecond: number;
+  /** Planned runs: iterations the turrets could not start in time (no free canon, missed slot). */
+  droppedIterations: number;
   /** Malformed messages so far, all kinds. */
   malformed: number;
 }
@@ -49,6 +54,8 @@ export interface LifecycleDeps {
   onProgress?: (p: Progress) => void;
   /** How long the store writer may take to catch up at the end. */
   drainTimeoutMs: number;
+  /** Present when the run has stages or a rate: the HQ plans the turrets' load. */
+  load: { planner: LoadPlanner; timeline: LoadTimeline } | null;
 }
 
 const TICK_MS = 100;
@@ -104,6 +111,8 @@ export class Lifecycle {
         log.info('starting a turret that joined after the start', { turret: entry.name, uuid: entry.uuid });
       }
       // A burst of statuses shares one broadcast; one that misses it is covered by the tick.
+      // Its plan goes out first (same socket, so it arrives before `start`).
+      void this.replan();
       if (mono - this.lastStartMono >= START_DEDUPE_MS) void this.broadcastStart();
       this.started.add(entry.uuid);
     }
@@ -114,6 +123,7 @@ export class Lifecycle {
     if (this.d.resumed) {
       log.warn('resuming a run left unfinished by a previous HQ', { runId: this.d.run.id, state: this.d.run.state, startedAt: this.startedAt?.toISOString() ?? null });
       this.startedMono = this.d.clock.monotonic() - this.elapsedSeconds() * 1000;
+      if (this.startedAt) this.d.load?.planner.begin(this.startedAt.getTime());
     } else {
       const waited = await this.waitForTurrets(signal);
       if (waited) return this.fail(waited);
@@ -156,10 +166,26 @@ export class Lifecycle {
     this.startedAt = new Date(this.d.clock.now());
     this.startedMono = this.d.clock.monotonic();
     for (const e of this.d.registry.list()) this.started.add(e.uuid);
+    this.d.load?.planner.begin(this.startedAt.getTime());
+    await this.replan();
     await this.broadcastStart();
     await this.d.store.updateRun(this.d.run.id, { state: 'running', startedAt: this.startedAt });
     this.d.log.info('test started', { runId: this.d.run.id, turrets: this.d.registry.size, runTime: this.d.config.run_time });
     this.report(true);
+  }
+
+  /** Oct turrets that can take load now: announced, neither leaving nor gone. */
+  private async replan(): Promise<void> {
+    const load = this.d.load;
+    if (!load || this.stopMono !== null) return;
+    const turrets = this.d.registry
+      .list()
+      .filter((e) => e.oct && (e.state === 'ready' || e.state === 'running'))
+      .map((e) => ({ uuid: e.uuid, name: e.name, canons: e.canons }));
+    if (await load.planner.update(turrets)) {
+      load.timeline.replanned(this.elapsedSeconds(), load.planner.lastPlanId, load.planner.plans.size);
+      this.d.log.info('load planned', { planId: load.planner.lastPlanId, turrets: load.planner.plans.size });
+    }
   }
 
   private broadcastStart(): Promise<void> {
@@ -179,6 +205,8 @@ export class Lifecycle {
         return;
       }
       this.watchLiveness();
+      // A turret that left, was lost or came back: its share moves within a tick.
+      void this.replan();
       this.restartIdleTurrets();
       this.report();
       await sleep(Math.min(TICK_MS, Math.max(1, endMono - this.d.clock.monotonic())));
@@ -291,6 +319,13 @@ export class Lifecycle {
     const state = error ? 'failed' : 'finished';
     this.state = state;
     const endedAt = new Date(this.d.clock.now());
+    if (this.d.load) {
+      try {
+        await this.d.store.saveArtifact(this.d.run.id, LOAD_ARTIFACT, Buffer.from(JSON.stringify(this.d.load.timeline.data())));
+      } catch (err) {
+        log.error('could not save the load timeline', { error: err as Error });
+      }
+    }
     await this.d.store.updateRun(this.d.run.id, { state, endedAt, error, summary: this.summary() });
     await this.d.recorder.flush();
     log.info('test finished', { runId: this.d.run.id, transactions: this.d.live.transactions, runTime: config.run_time });
@@ -318,6 +353,7 @@ export class Lifecycle {
       duplicates: seq.duplicates,
       missingBatches: seq.missingBatches,
       lateResults: ingest.late,
+      ...(this.d.load ? { load: { started: this.d.load.timeline.startedTotal, dropped: this.d.load.timeline.droppedTotal, planId: this.d.load.planner.lastPlanId } } : {}),
     };
   }
 
@@ -334,6 +370,7 @@ export class Lifecycle {
       transactions: live.transactions,
       errors: live.errors,
       ratePerSecond: live.ratePerSecond(),
+      droppedIterations: this.d.load?.timeline.droppedTotal ?? 0,
       malformed,
     };
   }

@@ -1,6 +1,7 @@
 // The project's config.json and a turret's config, parsed once into typed values. Keys and defaults
 // are the original OCT's; oct's additions are optional and documented in README.md.
 import { z } from 'zod';
+import { MAX_STAGES } from './load-plan.ts';
 
 export class ConfigError extends Error {
   constructor(
@@ -15,6 +16,17 @@ export class ConfigError extends Error {
 const seconds = z.number().finite().nonnegative();
 const port = z.number().int().min(0).max(65535);
 
+// Workload: a stage list ramps linearly between targets (canons, or iterations/s in the open model).
+const stageSchema = z.object({ duration: seconds, target: z.number().finite().nonnegative() }).strict();
+const stagesSchema = z
+  .array(stageSchema)
+  .min(1, 'needs at least one {"duration": seconds, "target": number} stage')
+  .max(MAX_STAGES)
+  .refine((st) => st.some((s) => s.duration > 0), 'the stages must last longer than 0 s in all');
+/** Ceiling on a turret's canon pool: one canon is one Transaction object and its sockets. */
+export const MAX_CANONS_LIMIT = 100_000;
+const maxCanons = z.number().int().positive().max(MAX_CANONS_LIMIT);
+
 export const thresholdsSchema = z.record(z.string(), z.union([z.string(), z.record(z.string(), z.string())]));
 
 const turretEntrySchema = z
@@ -27,6 +39,13 @@ const turretEntrySchema = z
     extra_files: z.array(z.string()).default([]),
     // Kubernetes only: how many turret pods run this entry.
     replicas: z.number().int().positive().default(1),
+    // Workload (docs/workload.md): this entry's own stages (not split with the other turrets), its
+    // share of the project's stages, its open-model canon pool, its closed-model pacing.
+    stages: stagesSchema.optional(),
+    start_target: z.number().finite().nonnegative().optional(),
+    weight: z.number().finite().positive().optional(),
+    max_canons: maxCanons.optional(),
+    pacing: seconds.optional(),
   })
   .passthrough()
   .transform((t, ctx) => {
@@ -41,7 +60,8 @@ const turretEntrySchema = z
 
 export const projectConfigSchema = z
   .object({
-    run_time: z.number().finite().positive().default(30),
+    // Defaults to the stages' total when stages are set, else 30.
+    run_time: z.number().finite().positive().optional(),
     results_ts_interval: z.number().finite().positive().default(10),
     progress_bar: z.boolean().default(true),
     console_logging: z.boolean().default(false),
@@ -70,6 +90,21 @@ export const projectConfigSchema = z
     http_port: port.default(8080),
     transaction_context: z.record(z.string(), z.unknown()).default({}),
     thresholds: thresholdsSchema.default({}),
+    // Workload (docs/workload.md).
+    model: z.enum(['closed', 'open']).optional(),
+    rate: z.number().finite().positive().optional(),
+    stages: stagesSchema.optional(),
+    start_target: z.number().finite().nonnegative().default(0),
+    pacing: seconds.default(0),
+    validity: z
+      .object({
+        max_dropped_ratio: z.number().finite().min(0).max(1).default(0.01),
+        max_schedule_lag_ms: z.number().finite().positive().default(100),
+        max_loop_delay_ms: z.number().finite().positive().default(200),
+        max_bad_seconds_ratio: z.number().finite().min(0).max(1).default(0.05),
+      })
+      .strict()
+      .default({ max_dropped_ratio: 0.01, max_schedule_lag_ms: 100, max_loop_delay_ms: 200, max_bad_seconds_ratio: 0.05 }),
   })
   .passthrough()
   .superRefine((c, ctx) => {
@@ -78,6 +113,21 @@ export const projectConfigSchema = z
       if (seen.has(t.name)) ctx.addIssue({ code: 'custom', message: `duplicate turret name "${t.name}"`, path: ['turrets', i, 'name'] });
       seen.add(t.name);
     });
+    if (c.rate !== undefined && c.stages !== undefined) ctx.addIssue({ code: 'custom', message: '"rate" is a constant rate for the whole run_time: give either "rate" or "stages", not both', path: ['rate'] });
+    if (c.rate !== undefined && c.model === 'closed') ctx.addIssue({ code: 'custom', message: '"rate" (iterations per second) needs the open model; remove "model": "closed" or use "stages" of canons', path: ['rate'] });
+    const model = c.model ?? (c.rate !== undefined ? 'open' : 'closed');
+    if (model === 'open' && c.stages === undefined && c.rate === undefined && !c.turrets.some((t) => t.stages)) {
+      ctx.addIssue({ code: 'custom', message: 'the open model needs "rate" (iterations/s) or "stages" of {duration, target: iterations/s}', path: ['stages'] });
+    }
+  })
+  .transform((c) => {
+    const model: 'open' | 'closed' = c.model ?? (c.rate !== undefined ? 'open' : 'closed');
+    const planned = c.stages ?? (c.rate !== undefined ? [{ duration: c.run_time ?? 30, target: c.rate }] : undefined);
+    const start_target = c.rate !== undefined && c.stages === undefined ? c.rate : c.start_target;
+    const stagesTotal = planned ? planned.reduce((a, s) => a + s.duration, 0) : undefined;
+    const entryTotals = c.turrets.map((t) => (t.stages ? t.stages.reduce((a, s) => a + s.duration, 0) : 0));
+    const longest = Math.max(stagesTotal ?? 0, ...entryTotals);
+    return { ...c, model, stages: planned, start_target, run_time: c.run_time ?? (longest > 0 ? longest : 30) };
   });
 
 export type ProjectConfig = z.infer<typeof projectConfigSchema>;
@@ -97,6 +147,8 @@ export const turretConfigSchema = z
     batch_max_results: z.number().int().positive().default(2000),
     batch_max_ms: z.number().int().positive().default(100),
     heartbeat_ms: z.number().int().positive().default(2000),
+    // This machine's ceiling on the open model's canon pool, whatever the HQ's plan says.
+    max_canons: maxCanons.optional(),
   })
   .passthrough()
   .transform((t, ctx) => {

@@ -2,6 +2,7 @@
 // is told from a result by its keys (never by a substring of the raw text, as the original did).
 // Nothing here throws: bad input becomes an `invalid` value with a kind the HQ counts.
 import { decodeBinaryBatch } from './binary-batch.ts';
+import { type LoadReport, parseLoadReport } from './load-report.ts';
 import { type ResultBatch, ResultBatchBuilder } from './results.ts';
 
 export type TurretState = 'ready' | 'running' | 'stopping' | 'aborted' | 'killed' | 'lost' | 'unknown';
@@ -47,6 +48,7 @@ export type MalformedKind =
 export type Incoming =
   | { kind: 'status'; status: TurretStatus }
   | { kind: 'results'; batch: ResultBatch }
+  | { kind: 'load'; report: LoadReport }
   | { kind: 'invalid'; malformed: MalformedKind; detail: string };
 
 const STATES: Record<string, TurretState> = {
@@ -166,6 +168,10 @@ export function parseIncoming(frames: Buffer[], opts: ParseOptions): Incoming {
     return decoded.ok ? { kind: 'results', batch: decoded.batch } : invalid('bad_binary', decoded.reason);
   }
   if (o.oct === 1 && o.type === 'results') return parseJsonBatch(o);
+  if (o.oct === 1 && o.type === 'load') {
+    const parsed = parseLoadReport(o);
+    return parsed.ok ? { kind: 'load', report: parsed.report } : invalid('bad_field', parsed.reason);
+  }
   if ('status' in o && 'uuid' in o) return parseStatus(o);
   if ('elapsed' in o || 'scriptrun_time' in o || 'epoch' in o) {
     const b = new ResultBatchBuilder();

@@ -1,13 +1,16 @@
 // Orders, HQ → turrets: one frame "<channel> <json>", exactly as the original OCT frames them.
 // The HQ only ever broadcasts (empty channel): a Python turret parses a topic-prefixed frame as JSON
 // and dies, so an order for one turret is a broadcast that the others ignore.
+import { type PlanWire, parsePlanWire, planToWire, type TurretPlan } from './load-plan.ts';
 
 export type Order =
   | { command: 'status_request'; msg: null }
   | { command: 'set_transaction_context'; msg: Record<string, unknown> }
   | { command: 'start'; msg: 'open fire' }
   | { command: 'stop'; msg: 'premature stop' }
-  | { command: 'kill'; msg: null };
+  | { command: 'kill'; msg: null }
+  /** oct turrets only: the turret's share of the run's load (protocol/load-plan.ts). */
+  | { command: 'plan'; msg: PlanWire };
 
 export type OrderCommand = Order['command'];
 
@@ -17,6 +20,7 @@ export const orders = {
   start: (): Order => ({ command: 'start', msg: 'open fire' }),
   stop: (): Order => ({ command: 'stop', msg: 'premature stop' }),
   kill: (): Order => ({ command: 'kill', msg: null }),
+  plan: (uuid: string, plan: TurretPlan): Order => ({ command: 'plan', msg: planToWire(uuid, plan) }),
 };
 
 /** The broadcast frame: the empty channel, one space, then the JSON. */
@@ -28,7 +32,7 @@ export type ParsedOrder =
   | { ok: true; channel: string; order: Order }
   | { ok: false; channel: string; reason: string };
 
-const COMMANDS = new Set<string>(['status_request', 'set_transaction_context', 'start', 'stop', 'kill']);
+const COMMANDS = new Set<string>(['status_request', 'set_transaction_context', 'start', 'stop', 'kill', 'plan']);
 
 /**
  * Parses an order frame on the turret side. Unlike the original turret, a topic-prefixed frame
@@ -52,6 +56,11 @@ export function parseOrder(frame: string | Buffer): ParsedOrder {
   if (command === 'set_transaction_context') {
     if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) return { ok: false, channel, reason: 'set_transaction_context needs an object "msg"' };
     return { ok: true, channel, order: { command, msg: msg as Record<string, unknown> } };
+  }
+  if (command === 'plan') {
+    const plan = parsePlanWire(msg);
+    if (!plan.ok) return { ok: false, channel, reason: plan.reason };
+    return { ok: true, channel, order: { command, msg: msg as PlanWire } };
   }
   return { ok: true, channel, order: { command, msg: (msg ?? null) as never } as Order };
 }

@@ -2,6 +2,13 @@
 // frame, an oct JSON batch, an oct binary batch), so the aggregator and the store writer never see
 // per-result objects on the hot path.
 
+/**
+ * The custom timer oct's turret adds to every scheduled iteration (open model, closed with pacing):
+ * seconds from the iteration's intended start to the end of run(), so time spent waiting behind a
+ * stalled target counts (coordinated omission). scriptrun_time stays the service time.
+ */
+export const INTENDED_LATENCY_SERIES = 'All transactions (from intended start)';
+
 export interface ResultBatch {
   /** The sending turret's uuid, when known (oct batches carry it; legacy results do not). */
   turretUuid: string | null;

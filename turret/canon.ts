@@ -8,7 +8,7 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { Clock } from '../common/clock.ts';
 import type { Logger } from '../common/log.ts';
-import type { ResultRow } from '../protocol/results.ts';
+import { INTENDED_LATENCY_SERIES, type ResultRow } from '../protocol/results.ts';
 import { describeError } from './describe-error.ts';
 import { createHttpClient } from './http-client.ts';
 import type { Dispatcher } from 'undici';
@@ -77,41 +77,54 @@ export function buildTransaction(deps: CanonDeps): Transaction {
   return tx;
 }
 
-export async function runCanon(deps: CanonDeps, tx: Transaction): Promise<number> {
+/**
+ * One iteration: setup → timed run → tearDown, one result recorded. `intendedMono` is when the
+ * schedule wanted it to start (open model, pacing): the result then also carries the latency from
+ * that moment to the end of run(), which a stalled target cannot hide (coordinated omission).
+ */
+export async function runIteration(deps: CanonDeps, tx: Transaction, intendedMono: number | null = null): Promise<void> {
   const { clock } = deps;
+  // A fresh object each iteration: the original re-sent stale timers from earlier iterations.
+  tx.customTimers = {};
+  let error: string | null = null;
+  let scriptrunTime = 0;
+  let runEnd = 0; // clock.monotonic() at the end of run(), for the intended latency
+  try {
+    if (tx.setup) await tx.setup();
+  } catch (err) {
+    error = `setup: ${describeError(err)}`;
+  }
+  if (error === null) {
+    const t0 = performance.now();
+    try {
+      await tx.run();
+    } catch (err) {
+      error = describeError(err);
+    }
+    scriptrunTime = (performance.now() - t0) / 1000;
+    if (intendedMono !== null) runEnd = clock.monotonic();
+  }
+  try {
+    if (tx.tearDown) await tx.tearDown();
+    else if (tx.tear_down) await tx.tear_down();
+  } catch (err) {
+    error ??= `tearDown: ${describeError(err)}`;
+  }
+  const customTimers = finiteTimers(tx.customTimers);
+  if (intendedMono !== null) customTimers[INTENDED_LATENCY_SERIES] = Math.max(0, ((runEnd || clock.monotonic()) - intendedMono) / 1000);
+  deps.record({
+    elapsed: (clock.monotonic() - deps.startedAt) / 1000,
+    epoch: clock.now() / 1000,
+    scriptrunTime,
+    error,
+    customTimers,
+  });
+}
+
+export async function runCanon(deps: CanonDeps, tx: Transaction): Promise<number> {
   let iterations = 0;
   while (!deps.stopRequested()) {
-    // A fresh object each iteration: the original re-sent stale timers from earlier iterations.
-    tx.customTimers = {};
-    let error: string | null = null;
-    let scriptrunTime = 0;
-    try {
-      if (tx.setup) await tx.setup();
-    } catch (err) {
-      error = `setup: ${describeError(err)}`;
-    }
-    if (error === null) {
-      const t0 = performance.now();
-      try {
-        await tx.run();
-      } catch (err) {
-        error = describeError(err);
-      }
-      scriptrunTime = (performance.now() - t0) / 1000;
-    }
-    try {
-      if (tx.tearDown) await tx.tearDown();
-      else if (tx.tear_down) await tx.tear_down();
-    } catch (err) {
-      error ??= `tearDown: ${describeError(err)}`;
-    }
-    deps.record({
-      elapsed: (clock.monotonic() - deps.startedAt) / 1000,
-      epoch: clock.now() / 1000,
-      scriptrunTime,
-      error,
-      customTimers: finiteTimers(tx.customTimers),
-    });
+    await runIteration(deps, tx);
     iterations++;
     if (!deps.hasRoom?.()) await deps.waitForRoom();
     await yieldToLoop();

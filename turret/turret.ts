@@ -5,12 +5,15 @@ import type { Agent } from 'undici';
 import type { Clock } from '../common/clock.ts';
 import type { Logger } from '../common/log.ts';
 import { ExitCode } from '../cli/exit-codes.ts';
-import type { TurretConfig } from '../protocol/config.ts';
+import { MAX_CANONS_LIMIT, type TurretConfig } from '../protocol/config.ts';
+import { parsePlanWire, type TurretPlan } from '../protocol/load-plan.ts';
+import { encodeLoadReport } from '../protocol/load-report.ts';
 import { type Order, parseOrder } from '../protocol/orders.ts';
 import { encodeStatus, type StatusFields } from '../protocol/status.ts';
 import { Batcher } from './batcher.ts';
 import { buildTransaction, CanonConstructionError, type CanonDeps, runCanon } from './canon.ts';
 import { HealthSampler } from './health.ts';
+import { anchorPlan, PlannedVolley } from './planned-load.ts';
 import { createHttpAgent } from './http-client.ts';
 import { rampupSchedule } from './rampup.ts';
 import type { TransactionClass } from './script-api.ts';
@@ -54,6 +57,9 @@ export class Turret {
   private readonly log: Logger;
   private Transaction: TransactionClass | null = null;
   private volley: Volley | null = null;
+  /** The HQ's latest plan for this turret; with one, `start` follows it instead of canons/rampup. */
+  private plan: TurretPlan | null = null;
+  private planned: PlannedVolley | null = null;
   private stopping: Promise<void> | null = null;
   private startAfterStop = false;
   private heartbeat: NodeJS.Timeout | null = null;
@@ -141,6 +147,15 @@ export class Turret {
       case 'kill':
         void this.exit(ExitCode.OK, 'killed', 'kill order');
         return;
+      case 'plan': {
+        const parsed = parsePlanWire(order.msg);
+        if (!parsed.ok || parsed.uuid !== this.uuid) return; // parseOrder validated it; another turret's plan
+        if (this.plan && parsed.plan.planId <= this.plan.planId && parsed.plan.t0 === this.plan.t0) return;
+        this.plan = parsed.plan;
+        this.log.info('plan', { planId: parsed.plan.planId, model: parsed.plan.model, share: `${parsed.plan.index + 1} of ${parsed.plan.weights.length}` });
+        if (this.planned && !this.volley?.stopping) this.planned.replan(parsed.plan);
+        return;
+      }
     }
   }
 
@@ -150,6 +165,10 @@ export class Turret {
     this.volley = volley;
     this.state = 'running';
     this.sendStatus();
+    if (this.plan) {
+      this.startPlanned(volley, this.plan);
+      return;
+    }
     this.log.info('start', { canons: config.canons, rampup: config.rampup });
     rampupSchedule(config.canons, config.rampup).forEach((offset, index) => {
       const fire = () => volley.canons.push(this.runOneCanon(volley, index));
@@ -158,9 +177,29 @@ export class Turret {
     });
   }
 
-  private async runOneCanon(volley: Volley, index: number): Promise<void> {
-    if (volley.stopping) return;
-    const deps: CanonDeps = {
+  private startPlanned(volley: Volley, plan: TurretPlan): void {
+    const { config, clock } = this.opts;
+    this.log.info('start', { plan: plan.planId, model: plan.model });
+    this.planned = new PlannedVolley(
+      plan,
+      {
+        clock,
+        log: this.log,
+        canonDeps: (index, stopRequested) => this.canonDeps(volley, index, stopRequested),
+        maxCanonsCap: config.max_canons ?? MAX_CANONS_LIMIT,
+        hasRoom: () => this.sender.hasRoom(),
+        emitLoad: (r) => this.sender.enqueue(encodeLoadReport({ uuid: this.uuid, turret: config.name, ...r })),
+        fail: (err, index) => {
+          const reason = err instanceof CanonConstructionError ? `script ${config.script}: ${err.message}` : `canon ${index} crashed: ${(err as Error)?.stack ?? String(err)}`;
+          void this.abort(reason);
+        },
+      },
+      anchorPlan(plan, clock, this.log),
+    );
+  }
+
+  private canonDeps(volley: Volley, index: number, stopRequested: () => boolean): CanonDeps {
+    return {
       index,
       Transaction: this.Transaction!,
       turret: { name: this.opts.config.name, uuid: this.uuid },
@@ -170,10 +209,15 @@ export class Turret {
       log: this.opts.log.child(`canon.${index}`),
       startedAt: volley.startedAt,
       record: (row) => this.batcher.add(row),
-      stopRequested: () => volley.stopping,
+      stopRequested,
       hasRoom: () => this.sender.hasRoom(),
       waitForRoom: () => this.sender.waitForRoom(),
     };
+  }
+
+  private async runOneCanon(volley: Volley, index: number): Promise<void> {
+    if (volley.stopping) return;
+    const deps = this.canonDeps(volley, index, () => volley.stopping);
     volley.running++;
     try {
       const tx = buildTransaction(deps);
@@ -195,9 +239,13 @@ export class Turret {
       volley.stopping = true;
       for (const t of volley.pendingStarts) clearTimeout(t);
       this.state = 'stopping';
+      // Said at once, so the HQ re-plans this turret's share onto the others while it drains.
+      this.sendStatus();
       const timeoutMs = this.opts.stopTimeoutMs ?? 30_000;
       let timer: NodeJS.Timeout | undefined;
+      const planned = this.planned;
       const finished = await Promise.race([
+        planned?.stop().then(() => true) ??
         // Canons started by the rampup while we wait are caught by the re-check in the loop.
         (async () => {
           let n = -1;
@@ -213,6 +261,7 @@ export class Turret {
       if (!finished) this.log.warn('stop: canons still in an iteration after the timeout; leaving them', { timeoutMs, running: volley.running });
       this.batcher.flush();
       this.volley = null;
+      this.planned = null;
       this.state = 'ready';
       this.stopping = null;
       this.log.info('stopped', { results: this.batcher.resultsRecorded, lastSeq: this.batcher.lastSeq });
@@ -271,7 +320,7 @@ export class Turret {
         rampup: config.rampup,
         script: config.script,
         lastSeq: this.batcher.lastSeq,
-        canonsRunning: this.volley?.running ?? 0,
+        canonsRunning: this.planned?.running ?? this.volley?.running ?? 0,
         health: this.health.sample(),
         reason,
       }),

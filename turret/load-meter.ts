@@ -1,0 +1,89 @@
+// Per-second accounting of a planned turret: iterations started and dropped, schedule lag (actual −
+// intended start) and event-loop delay, by second of plan time. A second is reported once it is
+// over; the counters sent with it are cumulative, so the HQ's totals survive a lost report.
+import { type IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
+import type { LoadReport } from '../protocol/load-report.ts';
+
+interface Second {
+  started: number;
+  dropped: number;
+  lags: number[];
+}
+
+export interface LoadMeterOptions {
+  /** Monotonic ms of plan time 0. */
+  monoAtT0: number;
+  /** Plan time → the target to report for that second (iterations, or canons). */
+  targetOf(second: number): number;
+  canons(): number;
+  planId(): number;
+  emit(report: Omit<LoadReport, 'uuid' | 'turret'>): void;
+}
+
+const round3 = (v: number) => Math.round(v * 1000) / 1000;
+
+export class LoadMeter {
+  private readonly seconds = new Map<number, Second>();
+  private readonly loop: IntervalHistogram = monitorEventLoopDelay({ resolution: 10 });
+  private reported = -1;
+  startedTotal = 0;
+  droppedTotal = 0;
+
+  constructor(private readonly opts: LoadMeterOptions) {
+    this.loop.enable();
+  }
+
+  secondOf(mono: number): number {
+    return Math.floor((mono - this.opts.monoAtT0) / 1000);
+  }
+
+  private at(second: number): Second {
+    let s = this.seconds.get(second);
+    if (!s) this.seconds.set(second, (s = { started: 0, dropped: 0, lags: [] }));
+    return s;
+  }
+
+  started(intendedMono: number, actualMono: number): void {
+    const s = this.at(Math.max(this.reported + 1, this.secondOf(intendedMono)));
+    s.started++;
+    s.lags.push(Math.max(0, actualMono - intendedMono));
+    this.startedTotal++;
+  }
+
+  dropped(intendedMono: number, count = 1): void {
+    this.at(Math.max(this.reported + 1, this.secondOf(intendedMono))).dropped += count;
+    this.droppedTotal += count;
+  }
+
+  /** Reports every second before the one `nowMono` is in (all of them when `final`). */
+  flush(nowMono: number, final = false): void {
+    const current = this.secondOf(nowMono);
+    const last = final ? Math.max(current, ...this.seconds.keys()) : current - 1;
+    if (last <= this.reported) return;
+    const loopDelay = this.loop.count > 0 ? this.loop.percentile(99) / 1e6 : 0;
+    this.loop.reset();
+    for (let sec = Math.max(0, this.reported + 1); sec <= last; sec++) {
+      const s = this.seconds.get(sec) ?? { started: 0, dropped: 0, lags: [] };
+      this.seconds.delete(sec);
+      const lags = s.lags.sort((a, b) => a - b);
+      this.opts.emit({
+        planId: this.opts.planId(),
+        second: sec,
+        target: round3(this.opts.targetOf(sec)),
+        started: s.started,
+        dropped: s.dropped,
+        lagP99Ms: round3(lags.length ? lags[Math.min(lags.length - 1, Math.ceil(lags.length * 0.99) - 1)]! : 0),
+        lagMaxMs: round3(lags.length ? lags[lags.length - 1]! : 0),
+        loopDelayP99Ms: round3(loopDelay),
+        canons: this.opts.canons(),
+        startedTotal: this.startedTotal,
+        droppedTotal: this.droppedTotal,
+      });
+    }
+    this.reported = last;
+  }
+
+  close(): void {
+    this.loop.disable();
+  }
+}
