@@ -9,5 +9,10 @@ export const ExitCode = {
   TEST_NOT_RUN: 3,
   /** The test ran, but at least one threshold failed. */
   THRESHOLDS_FAILED: 4,
+  /**
+   * The run is INVALID: the load generator could not produce the planned load (dropped iterations,
+   * schedule lag, a saturated turret), so its numbers describe the generator, not the system.
+   */
+  INVALID_RUN: 5,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];

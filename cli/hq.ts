@@ -12,6 +12,7 @@ import { parseThresholds } from '../report/thresholds.ts';
 import { openStore } from '../store/open.ts';
 import type { RunInfo } from '../store/types.ts';
 import { ExitCode } from './exit-codes.ts';
+import { reportExitCode } from './verdict.ts';
 import { hqObservers } from './hq-hooks.ts';
 import type { Project } from './project.ts';
 import { reportRoute } from './report-route.ts';
@@ -77,8 +78,8 @@ export async function runHq(opts: HqCommandOptions): Promise<number> {
     let code: number = outcome.state === 'finished' ? ExitCode.OK : ExitCode.TEST_NOT_RUN;
     if (outcome.state === 'finished' || outcome.transactions > 0) {
       const report = await generateReport({ store, runId: outcome.runId, outDir: join(workDir, 'report'), projectDir: project.dir, config, log: log.child('report') });
-      out.write(`report stored in the database (artifact results.html); thresholds ${report.thresholds.passed ? 'passed' : 'FAILED'}\n`);
-      if (code === ExitCode.OK && !report.thresholds.passed) code = ExitCode.THRESHOLDS_FAILED;
+      out.write(`report stored in the database (artifact results.html); thresholds ${report.thresholds.passed ? 'passed' : 'FAILED'}${report.validity.valid ? '' : `; run INVALID: ${report.validity.reasons.join('; ')}`}\n`);
+      if (code === ExitCode.OK) code = reportExitCode(report);
     }
     await hq.close();
     await observers.close();

@@ -4,6 +4,7 @@ import type { Logger } from '../common/log.ts';
 import { generateReport, printSummary } from '../report/generate.ts';
 import { writeJunit } from '../report/junit.ts';
 import { ExitCode } from './exit-codes.ts';
+import { reportExitCode } from './verdict.ts';
 import { openResults, pickRun, projectOf, runConfig, SourceError } from './results-source.ts';
 
 export interface ReportActionOptions {
@@ -53,9 +54,8 @@ export async function reportAction(opts: ReportActionOptions): Promise<number> {
       log: opts.log,
     });
     printSummary(report.summary, opts.write);
-    if (opts.junit) writeJunit(report.thresholds, opts.junit);
-    if (opts.checkThresholds && !report.thresholds.passed) return ExitCode.THRESHOLDS_FAILED;
-    return ExitCode.OK;
+    if (opts.junit) writeJunit(report.thresholds, opts.junit, report.validity);
+    return opts.checkThresholds ? reportExitCode(report) : ExitCode.OK;
   } finally {
     await source.store.close();
   }

@@ -13,6 +13,7 @@ import { writeJunit } from '../report/junit.ts';
 import { openStore } from '../store/open.ts';
 import type { Store } from '../store/types.ts';
 import { ExitCode } from './exit-codes.ts';
+import { reportExitCode } from './verdict.ts';
 import { hqObservers } from './hq-hooks.ts';
 import { type LocalTurret, logTail, startLocalTurrets, stopLocalTurrets } from './local-turrets.ts';
 import { createProgress } from './progress.ts';
@@ -134,7 +135,7 @@ async function finish(opts: RunOptions, store: Store, outcome: RunOutcome, resul
   out.write('\nanalyzing results...\n');
   const report = await generateReport({ store, runId: outcome.runId, outDir: resultsDir, projectDir: opts.project.dir, config: opts.project.config, log: opts.log.child('report') });
   printSummary(report.summary, (s: string) => out.write(s));
-  if (opts.junit) writeJunit(report.thresholds, opts.junit);
+  if (opts.junit) writeJunit(report.thresholds, opts.junit, report.validity);
   const problems: string[] = [];
   const malformed = Object.values(outcome.malformed).reduce((a, b) => a + b, 0);
   if (malformed) problems.push(`${malformed} malformed message(s) ignored: ${JSON.stringify(outcome.malformed)}`);
@@ -145,6 +146,5 @@ async function finish(opts: RunOptions, store: Store, outcome: RunOutcome, resul
     out.write(`test failed: ${outcome.error}\n`);
     return ExitCode.TEST_NOT_RUN;
   }
-  if (!report.thresholds.passed) return ExitCode.THRESHOLDS_FAILED;
-  return ExitCode.OK;
+  return reportExitCode(report);
 }

@@ -178,7 +178,7 @@ export class Hq {
       ? {
           planner: new LoadPlanner(spec, { sendPlans: (plans) => broadcaster.send(...[...plans].map(([uuid, plan]) => orders.plan(uuid, plan))) }, () => clock.now()),
           // The run's target per second is the project's shape only when every turret shares it.
-          timeline: new LoadTimeline(spec.model, () => lifecycle?.startedAt?.getTime() ?? null, [...spec.entries.values()].some((e) => e.shape) ? null : spec.project),
+          timeline: new LoadTimeline(spec.model, () => lifecycle?.startedAt?.getTime() ?? null, [...spec.entries.values()].some((e) => e.shape) ? null : spec.project, config.run_time),
         }
       : null;
     const ingest = new Ingest({

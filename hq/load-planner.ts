@@ -24,7 +24,7 @@ export interface PlannableTurret {
   canons: number | null;
 }
 
-/** Open-model pool size when nothing says otherwise. */
+/** Open-model pool size when max_canons is not set (at least; more when canons says so). */
 export const DEFAULT_MAX_CANONS = 100;
 
 export function loadSpecOf(config: ProjectConfig): LoadSpec | null {
@@ -72,7 +72,9 @@ export function planLoad(spec: LoadSpec, turrets: PlannableTurret[], t0: number,
         shape,
         weights,
         index,
-        maxCanons: e?.maxCanons ?? e?.canons ?? (t.canons !== null && t.canons > 0 ? t.canons : DEFAULT_MAX_CANONS),
+        // An open-model pool sized by `canons` alone would be small: a stall of the target needs
+        // rate × stall canons at once, or iterations are dropped.
+        maxCanons: e?.maxCanons ?? Math.max(DEFAULT_MAX_CANONS, e?.canons ?? t.canons ?? 0),
         pacing: e?.pacing ?? spec.pacing,
         sentAt,
       });

@@ -12,6 +12,8 @@ export class LoadTimeline {
     private readonly model: LoadModel,
     private readonly t0: () => number | null,
     private readonly shape: LoadShape | null,
+    /** The run's length, seconds: the plan's target ends there. */
+    private readonly runTime: number,
   ) {}
 
   add(name: string, r: LoadReport): void {
@@ -72,7 +74,7 @@ export class LoadTimeline {
     const seconds = [...merged.values()].sort((a, b) => a.second - b.second);
     // The open model's run target is the plan's, not the sum of what turrets heard: a second in
     // which a turret left and the rest had not yet taken over still shows the gap.
-    if (this.shape && this.model === 'open') for (const s of seconds) s.target = cumulativeAt(this.shape, s.second + 1) - cumulativeAt(this.shape, s.second);
+    if (this.shape && this.model === 'open') for (const s of seconds) s.target = cumulativeAt(this.shape, Math.min(this.runTime, s.second + 1)) - cumulativeAt(this.shape, Math.min(this.runTime, s.second));
     return {
       version: 1,
       model: this.model,

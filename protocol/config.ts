@@ -23,6 +23,9 @@ const stagesSchema = z
   .min(1, 'needs at least one {"duration": seconds, "target": number} stage')
   .max(MAX_STAGES)
   .refine((st) => st.some((s) => s.duration > 0), 'the stages must last longer than 0 s in all');
+/** When a planned run counts as INVALID (report/validity.ts, docs/workload.md). */
+export const VALIDITY_DEFAULTS = { max_dropped_ratio: 0.01, max_schedule_lag_ms: 100, max_loop_delay_ms: 200, max_bad_seconds_ratio: 0.05 };
+
 /** Ceiling on a turret's canon pool: one canon is one Transaction object and its sockets. */
 export const MAX_CANONS_LIMIT = 100_000;
 const maxCanons = z.number().int().positive().max(MAX_CANONS_LIMIT);
@@ -104,7 +107,7 @@ export const projectConfigSchema = z
         max_bad_seconds_ratio: z.number().finite().min(0).max(1).default(0.05),
       })
       .strict()
-      .default({ max_dropped_ratio: 0.01, max_schedule_lag_ms: 100, max_loop_delay_ms: 200, max_bad_seconds_ratio: 0.05 }),
+      .default(VALIDITY_DEFAULTS),
   })
   .passthrough()
   .superRefine((c, ctx) => {
@@ -127,7 +130,8 @@ export const projectConfigSchema = z
     const stagesTotal = planned ? planned.reduce((a, s) => a + s.duration, 0) : undefined;
     const entryTotals = c.turrets.map((t) => (t.stages ? t.stages.reduce((a, s) => a + s.duration, 0) : 0));
     const longest = Math.max(stagesTotal ?? 0, ...entryTotals);
-    return { ...c, model, stages: planned, start_target, run_time: c.run_time ?? (longest > 0 ? longest : 30) };
+    // `rate` becomes its one stage, so the stored config parses again to the same plan.
+    return { ...c, model, rate: undefined, stages: planned, start_target, run_time: c.run_time ?? (longest > 0 ? longest : 30) };
   });
 
 export type ProjectConfig = z.infer<typeof projectConfigSchema>;

@@ -4,12 +4,14 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from '../common/log.ts';
-import type { ProjectConfig } from '../protocol/config.ts';
+import { type ProjectConfig, VALIDITY_DEFAULTS } from '../protocol/config.ts';
 import type { Store } from '../store/types.ts';
 import { renderReportFile, templatePath } from './render.ts';
 import { computeStats } from './stats.ts';
 import { buildSummary, type Summary } from './summary.ts';
 import { evaluateThresholds, parseThresholds, type ThresholdVerdict } from './thresholds.ts';
+import { judgeValidity, type Validity } from './validity.ts';
+import { LOAD_ARTIFACT, type LoadTimelineData } from '../protocol/load-report.ts';
 
 export { printSummary } from './summary.ts';
 
@@ -19,8 +21,8 @@ export interface GenerateReportOptions {
   outDir: string;
   /** The project, whose templates/report.html (if any) overrides the default template. */
   projectDir?: string;
-  /** The run's config; only run_time, results_ts_interval and thresholds are read. */
-  config: Pick<ProjectConfig, 'run_time' | 'results_ts_interval' | 'thresholds'>;
+  /** The run's config; only run_time, results_ts_interval, thresholds and validity are read. */
+  config: Pick<ProjectConfig, 'run_time' | 'results_ts_interval' | 'thresholds'> & Partial<Pick<ProjectConfig, 'validity'>>;
   log: Logger;
   /** Saves results.html into the store too (default true). */
   saveArtifact?: boolean;
@@ -31,6 +33,22 @@ export interface GeneratedReport {
   summaryPath: string;
   summary: Summary;
   thresholds: ThresholdVerdict;
+  validity: Validity;
+}
+
+
+/** The load timeline the HQ saved with a planned run; null for an unplanned one. */
+async function readLoadTimeline(store: Store, runId: number, log: Logger): Promise<LoadTimelineData | null> {
+  const raw = await store.getArtifact(runId, LOAD_ARTIFACT);
+  if (!raw) return null;
+  try {
+    const data = JSON.parse(raw.toString('utf8')) as LoadTimelineData;
+    if (data?.version !== 1 || !Array.isArray(data.seconds) || !Array.isArray(data.turrets)) throw new Error('not a version 1 load timeline');
+    return data;
+  } catch (err) {
+    log.warn(`the run's ${LOAD_ARTIFACT} is unreadable; the load is not reported`, { error: err as Error });
+    return null;
+  }
 }
 
 function octVersion(): string {
@@ -55,8 +73,10 @@ export async function generateReport(opts: GenerateReportOptions): Promise<Gener
     startedAt: run.startedAt,
     endedAt: run.endedAt,
   });
-  const verdict = evaluateThresholds(thresholds, stats.series);
-  const summary = buildSummary({ run, stats, thresholds: verdict, runTime: opts.config.run_time });
+  const load = await readLoadTimeline(store, runId, log);
+  const validity = judgeValidity(load, opts.config.validity ?? VALIDITY_DEFAULTS);
+  const verdict = evaluateThresholds(thresholds, stats.series, validity);
+  const summary = buildSummary({ run, stats, thresholds: verdict, validity, load, runTime: opts.config.run_time });
   log.info('statistics computed', { runId, seconds: ((performance.now() - started) / 1000).toFixed(3) });
 
   mkdirSync(opts.outDir, { recursive: true });
@@ -71,5 +91,5 @@ export async function generateReport(opts: GenerateReportOptions): Promise<Gener
   writeFileSync(summaryPath, JSON.stringify(summary, null, 2) + '\n');
   if (opts.saveArtifact ?? true) await store.saveArtifact(runId, 'summary.json', Buffer.from(JSON.stringify(summary)));
   log.info('report written', { html: htmlPath, template, seconds: summary.report.seconds.toFixed(3) });
-  return { htmlPath, summaryPath, summary, thresholds: verdict };
+  return { htmlPath, summaryPath, summary, thresholds: verdict, validity };
 }

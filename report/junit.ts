@@ -2,6 +2,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { formatMetric, type ThresholdVerdict } from './thresholds.ts';
+import type { Validity } from './validity.ts';
 
 // XML 1.0 forbids most control characters even as references: drop them, escape the rest.
 export function xmlEscape(s: string): string {
@@ -19,8 +20,19 @@ export function xmlEscape(s: string): string {
     .replace(/'/g, '&apos;');
 }
 
-export function junitXml(verdict: ThresholdVerdict, opts: { suite?: string; timestamp?: Date } = {}): string {
-  const failures = verdict.results.filter((r) => !r.passed).length;
+/** A planned run's validity as one more test case, so an INVALID run fails the CI job visibly. */
+function validityCase(v: Validity): string {
+  const detail = `${v.started} iterations started, ${v.dropped} dropped (${(v.droppedRatio * 100).toFixed(2)}%)`;
+  const body = v.valid
+    ? `\n      <system-out>${xmlEscape(detail)}</system-out>\n    `
+    : `\n      <failure message="${xmlEscape(`run INVALID: ${v.reasons.join('; ')}`)}" type="RunInvalid">${xmlEscape(`${detail}\n${v.reasons.join('\n')}`)}</failure>\n    `;
+  return `    <testcase name="load generator kept the plan" classname="oct.validity" time="0">${body}</testcase>`;
+}
+
+export function junitXml(verdict: ThresholdVerdict, opts: { suite?: string; timestamp?: Date; validity?: Validity } = {}): string {
+  const judged = opts.validity?.judged ? opts.validity : null;
+  const failures = verdict.results.filter((r) => !r.passed).length + (judged && !judged.valid ? 1 : 0);
+  const tests = verdict.results.length + (judged ? 1 : 0);
   const suite = xmlEscape(opts.suite ?? 'oct thresholds');
   const ts = (opts.timestamp ?? new Date()).toISOString().replace(/\.\d+Z$/, '');
   const cases = verdict.results.map((r) => {
@@ -33,17 +45,18 @@ export function junitXml(verdict: ThresholdVerdict, opts: { suite?: string; time
         )}</failure>\n    `;
     return `    <testcase name="${name}" classname="${cls}" time="0">${body}</testcase>`;
   });
+  if (judged) cases.unshift(validityCase(judged));
   return (
     `<?xml version="1.0" encoding="UTF-8"?>\n` +
-    `<testsuites name="oct" tests="${verdict.results.length}" failures="${failures}" errors="0">\n` +
-    `  <testsuite name="${suite}" tests="${verdict.results.length}" failures="${failures}" errors="0" skipped="0" timestamp="${ts}">\n` +
+    `<testsuites name="oct" tests="${tests}" failures="${failures}" errors="0">\n` +
+    `  <testsuite name="${suite}" tests="${tests}" failures="${failures}" errors="0" skipped="0" timestamp="${ts}">\n` +
     cases.join('\n') +
     (cases.length ? '\n' : '') +
     `  </testsuite>\n</testsuites>\n`
   );
 }
 
-export function writeJunit(verdict: ThresholdVerdict, path: string): void {
+export function writeJunit(verdict: ThresholdVerdict, path: string, validity?: Validity): void {
   mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, junitXml(verdict));
+  writeFileSync(path, junitXml(verdict, { validity }));
 }

@@ -2,7 +2,9 @@
 // printed to the terminal, in the original's words.
 import type { RunInfo } from '../store/types.ts';
 import type { RunStats } from './stats.ts';
+import type { LoadSecond, LoadTimelineData } from '../protocol/load-report.ts';
 import { formatThresholdsTable, type ThresholdVerdict } from './thresholds.ts';
+import type { Validity } from './validity.ts';
 
 export const SUMMARY_VERSION = 1;
 
@@ -38,6 +40,16 @@ export interface Summary {
   turrets: RunStats['turrets'];
   turretBreakdown: RunStats['turretBreakdown'];
   thresholds: ThresholdVerdict;
+  /** "INVALID" when the load generator could not produce the planned load (report/validity.ts). */
+  verdict: 'PASS' | 'FAIL' | 'INVALID';
+  validity: Validity;
+  /** Planned runs: the load second by second, summed over turrets; null for unplanned runs. */
+  load: {
+    model: LoadTimelineData['model'];
+    seconds: LoadSecond[];
+    turrets: Array<{ uuid: string; name: string; started: number; dropped: number }>;
+    replans: LoadTimelineData['replans'];
+  } | null;
   report: { html: string | null; seconds: number | null };
 }
 
@@ -47,6 +59,8 @@ export function buildSummary(input: {
   run: RunInfo;
   stats: RunStats;
   thresholds: ThresholdVerdict;
+  validity: Validity;
+  load: LoadTimelineData | null;
   runTime: number;
   generatedAt?: Date;
 }): Summary {
@@ -80,6 +94,16 @@ export function buildSummary(input: {
     turrets: stats.turrets,
     turretBreakdown: stats.turretBreakdown,
     thresholds: input.thresholds,
+    verdict: !input.validity.valid ? 'INVALID' : input.thresholds.passed ? 'PASS' : 'FAIL',
+    validity: input.validity,
+    load: input.load
+      ? {
+          model: input.load.model,
+          seconds: input.load.seconds,
+          turrets: input.load.turrets.map((t) => ({ uuid: t.uuid, name: t.name, started: t.startedTotal, dropped: t.droppedTotal })),
+          replans: input.load.replans,
+        }
+      : null,
     report: { html: null, seconds: null },
   };
 }
@@ -109,4 +133,10 @@ export function printSummary(summary: Summary, write: (text: string) => void): v
   if (summary.report.html) lines.push(`created: ${summary.report.html}`);
   write(lines.join('\n') + '\n');
   if (summary.thresholds.results.length) write('\n' + formatThresholdsTable(summary.thresholds));
+  const v = summary.validity;
+  if (v.judged) {
+    const rate = v.achievedRate === null ? '' : `, ${v.achievedRate.toFixed(1)} started/s`;
+    write(`\nload: ${v.started} iterations started, ${v.dropped} dropped (${(v.droppedRatio * 100).toFixed(2)}%)${rate}\n`);
+    if (!v.valid) write(`verdict: INVALID — the load generator could not produce the planned load:\n${v.reasons.map((r) => `  - ${r}\n`).join('')}`);
+  }
 }

@@ -7,10 +7,18 @@
 // A top-level metric applies to "All transactions"; an object applies to the series of that name
 // (a custom timer, or "All transactions" itself).
 import { ConfigError } from '../protocol/config.ts';
+import { INTENDED_LATENCY_SERIES } from '../protocol/results.ts';
 import { TOTAL_SERIES, type SeriesStats } from './stats.ts';
+import type { Validity } from './validity.ts';
 
 const LATENCY = ['p50', 'p80', 'p90', 'p95', 'p99', 'mean', 'max', 'min'] as const;
-export const METRICS = [...LATENCY, 'error_rate', 'errors', 'count', 'transactions', 'throughput'] as const;
+/** Planned runs: measured on the load the turrets produced, not on a series. */
+const LOAD_METRICS = ['dropped_iterations', 'achieved_rate'] as const;
+export const METRICS = [...LATENCY, 'error_rate', 'errors', 'count', 'transactions', 'throughput', ...LOAD_METRICS] as const;
+/** Top-level shorthands for the latency from the intended start: "intended_p99": "<500ms". */
+const INTENDED_PREFIX = 'intended_';
+/** The pseudo-series load metrics are reported under. */
+export const LOAD_SERIES = 'Load';
 export type Metric = (typeof METRICS)[number];
 type Op = '<' | '<=' | '>' | '>=' | '==';
 
@@ -67,7 +75,7 @@ function parseExpression(key: string, metric: Metric, text: unknown, issues: str
       return null;
     }
     limit = n / 100;
-  } else if (metric === 'throughput') {
+  } else if (metric === 'throughput' || metric === 'achieved_rate') {
     if (unit !== '/s' && unit !== '') {
       issues.push(`thresholds.${key}: "${text}" is a rate: transactions per second, e.g. ">100/s"`);
       return null;
@@ -106,6 +114,12 @@ export function parseThresholds(raw: unknown, source = 'config.json'): Threshold
       }
       continue;
     }
+    if (name.startsWith(INTENDED_PREFIX) && (LATENCY as readonly string[]).includes(name.slice(INTENDED_PREFIX.length))) {
+      const metric = name.slice(INTENDED_PREFIX.length) as Metric;
+      const parsed = parseExpression(name, metric, value, issues);
+      if (parsed) out.push({ key: name, series: INTENDED_LATENCY_SERIES, metric, ...parsed });
+      continue;
+    }
     if (!(METRICS as readonly string[]).includes(name)) {
       issues.push(
         typeof value === 'string'
@@ -116,7 +130,8 @@ export function parseThresholds(raw: unknown, source = 'config.json'): Threshold
     }
     const metric = name as Metric;
     const parsed = parseExpression(name, metric, value, issues);
-    if (parsed) out.push({ key: name, series: TOTAL_SERIES, metric, ...parsed });
+    const series = (LOAD_METRICS as readonly string[]).includes(metric) ? LOAD_SERIES : TOTAL_SERIES;
+    if (parsed) out.push({ key: name, series, metric, ...parsed });
   }
   if (issues.length) throw new ConfigError(source, issues);
   return out;
@@ -134,6 +149,9 @@ function measure(s: SeriesStats, metric: Metric): number | null {
       return o.count;
     case 'throughput':
       return o.throughput;
+    case 'dropped_iterations':
+    case 'achieved_rate':
+      return null;
     default:
       return o[metric];
   }
@@ -147,12 +165,19 @@ export function formatMetric(metric: Metric, v: number | null): string {
   if (v === null) return '—';
   if (isLatency(metric)) return v < 1 ? `${+(v * 1000).toFixed(2)}ms` : `${+v.toFixed(3)}s`;
   if (metric === 'error_rate') return `${+(v * 100).toFixed(3)}%`;
-  if (metric === 'throughput') return `${+v.toFixed(2)}/s`;
+  if (metric === 'throughput' || metric === 'achieved_rate') return `${+v.toFixed(2)}/s`;
   return String(v);
 }
 
-export function evaluateThresholds(thresholds: Threshold[], series: SeriesStats[]): ThresholdVerdict {
+export function evaluateThresholds(thresholds: Threshold[], series: SeriesStats[], validity?: Validity): ThresholdVerdict {
   const results = thresholds.map((t): ThresholdResult => {
+    if (t.series === LOAD_SERIES) {
+      if (!validity?.judged) return { ...t, actual: null, passed: false, detail: `${t.metric} needs a planned run ("stages" or "rate")` };
+      const actual = t.metric === 'dropped_iterations' ? validity.dropped : validity.achievedRate;
+      if (actual === null) return { ...t, actual, passed: false, detail: `no load reported to measure ${t.metric}` };
+      const passed = compare(actual, t.op, t.limit);
+      return { ...t, actual, passed, detail: `${t.metric} = ${formatMetric(t.metric, actual)}, limit ${t.expression}` };
+    }
     const s = t.series === TOTAL_SERIES ? series.find((x) => x.total) : series.find((x) => !x.total && x.name === t.series);
     if (!s) return { ...t, actual: null, passed: false, detail: `no series "${t.series}" in the results` };
     const actual = measure(s, t.metric);

@@ -66,6 +66,7 @@ export function buildTransaction(deps: CanonDeps): Transaction {
         recordTimer(name, (performance.now() - t0) / 1000);
       }
     },
+    sleep: (seconds) => new Promise((resolve) => setTimeout(resolve, Math.max(0, Number(seconds) * 1000 || 0))),
     log: deps.log,
   };
   try {

@@ -6,7 +6,9 @@
 // AsyncResource, which cost more than half of the turret's CPU per request on a small response
 // (measured: ~140 µs vs ~60 µs per GET on one core). A plain handler collecting the chunks returns
 // the same { status, headers, body } with a fraction of the work.
-import { Agent, type Dispatcher, getGlobalDispatcher, util } from 'undici';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Agent, Client, type Dispatcher, getGlobalDispatcher, util } from 'undici';
 
 export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS';
 
@@ -69,6 +71,28 @@ export interface HttpClientOptions {
 /** A keep-alive Agent sized for load generation; close it when the turret stops. */
 export function createHttpAgent(opts: { connections?: number } = {}): Agent {
   return new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000, connections: opts.connections ?? null, pipelining: 1 });
+}
+
+/**
+ * Requests to a throwaway server on 127.0.0.1 through ctx.http's own code, before the test: undici
+ * compiles its HTTP parser (WebAssembly, synchronously, ~100 ms here) on the first connection, and
+ * the request path runs cold (interpreted) for its first few hundred calls. Measured: without this,
+ * an open-model turret's first second at 600/s had its event loop busy for ~300 ms and dropped
+ * iterations; the warm-up itself takes about 100 ms before the turret says it is ready.
+ */
+export async function warmUpHttp(requests = 300): Promise<void> {
+  const server = createServer((_req, res) => res.end('ok'));
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  const client = new Client(url.slice(0, -1), { pipelining: 1 });
+  const http = createHttpClient({ dispatcher: client });
+  try {
+    for (let i = 0; i < requests; i++) await http.get(url);
+  } finally {
+    await client.close().catch(() => {});
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
 }
 
 /** Origin and path of a URL, cached: scripts usually hit a handful of URLs over and over. */

@@ -8,6 +8,8 @@ interface Second {
   started: number;
   dropped: number;
   lags: number[];
+  /** Canons running when last sampled in this second. */
+  canons?: number;
 }
 
 export interface LoadMeterOptions {
@@ -21,10 +23,13 @@ export interface LoadMeterOptions {
 }
 
 const round3 = (v: number) => Math.round(v * 1000) / 1000;
+// monitorEventLoopDelay records the whole interval between its timer's runs, so an idle loop reads
+// about the resolution itself: the delay is what lies beyond it.
+const LOOP_RESOLUTION_MS = 10;
 
 export class LoadMeter {
   private readonly seconds = new Map<number, Second>();
-  private readonly loop: IntervalHistogram = monitorEventLoopDelay({ resolution: 10 });
+  private readonly loop: IntervalHistogram = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
   private reported = -1;
   startedTotal = 0;
   droppedTotal = 0;
@@ -58,9 +63,12 @@ export class LoadMeter {
   /** Reports every second before the one `nowMono` is in (all of them when `final`). */
   flush(nowMono: number, final = false): void {
     const current = this.secondOf(nowMono);
-    const last = final ? Math.max(current, ...this.seconds.keys()) : current - 1;
+    // Sampled while the second runs: at a final flush the canons are already stopping.
+    if (!final && current > this.reported) this.at(current).canons = this.opts.canons();
+    // The second the run stopped in is reported only if something happened in it.
+    const last = final ? Math.max(current - 1, ...this.seconds.keys()) : current - 1;
     if (last <= this.reported) return;
-    const loopDelay = this.loop.count > 0 ? this.loop.percentile(99) / 1e6 : 0;
+    const loopDelay = this.loop.count > 0 ? Math.max(0, this.loop.percentile(99) / 1e6 - LOOP_RESOLUTION_MS) : 0;
     this.loop.reset();
     for (let sec = Math.max(0, this.reported + 1); sec <= last; sec++) {
       const s = this.seconds.get(sec) ?? { started: 0, dropped: 0, lags: [] };
@@ -75,7 +83,7 @@ export class LoadMeter {
         lagP99Ms: round3(lags.length ? lags[Math.min(lags.length - 1, Math.ceil(lags.length * 0.99) - 1)]! : 0),
         lagMaxMs: round3(lags.length ? lags[lags.length - 1]! : 0),
         loopDelayP99Ms: round3(loopDelay),
-        canons: this.opts.canons(),
+        canons: s.canons ?? this.opts.canons(),
         startedTotal: this.startedTotal,
         droppedTotal: this.droppedTotal,
       });

@@ -13,6 +13,8 @@ export interface TransactionContext {
   http: HttpClient;
   /** Times an async block into the current iteration's customTimers (seconds), returns its value. */
   timer<T>(name: string, fn: () => T | Promise<T>): Promise<T>;
+  /** Think time: waits `seconds` (timed like any other wait when called inside run()). */
+  sleep(seconds: number): Promise<void>;
   log: Logger;
 }
 

@@ -14,7 +14,7 @@ import { Batcher } from './batcher.ts';
 import { buildTransaction, CanonConstructionError, type CanonDeps, runCanon } from './canon.ts';
 import { HealthSampler } from './health.ts';
 import { anchorPlan, PlannedVolley } from './planned-load.ts';
-import { createHttpAgent } from './http-client.ts';
+import { createHttpAgent, warmUpHttp } from './http-client.ts';
 import { rampupSchedule } from './rampup.ts';
 import type { TransactionClass } from './script-api.ts';
 import { ScriptLoadError } from './script-loader.ts';
@@ -91,6 +91,7 @@ export class Turret {
       const reason = err instanceof ScriptLoadError ? `script ${err.message}` : `script ${config.script}: ${(err as Error)?.message ?? String(err)}`;
       return this.abort(reason);
     }
+    await warmUpHttp().catch((err) => this.log.debug('HTTP warm-up failed', { error: err as Error }));
     this.log.info('waiting for the HQ', { hq: `${config.hq_address}:${config.hq_publisher}/${config.hq_rc}` });
     void this.receiveOrders();
     await Promise.race([this.opts.sockets.subConnected, this.exited]);
