@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { systemClock } from '../common/clock.ts';
 import { memoryLogger } from '../common/log.ts';
-import { ExitCode } from '../cli/exit-codes.ts';
+import { ExitCode } from '../common/exit-codes.ts';
 import { orders } from '../protocol/orders.ts';
 import { batchRows as hqRows } from '../protocol/results.ts';
 import { loadTurretConfigFile } from './config-file.ts';
