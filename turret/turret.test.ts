@@ -9,8 +9,8 @@ import { batchRows as hqRows } from '../protocol/results.ts';
 import { loadTurretConfigFile } from './config-file.ts';
 import { loadTransactionClass } from './script-loader.ts';
 import { connectTurretSockets } from './sockets.ts';
-import { TestHq } from './testing/test-hq.ts';
-import { BUSY_SCRIPT, MIXED_SCRIPT, scriptDir, slowScript } from './testing/scripts.ts';
+import { TestHq } from '../test/support/test-hq.ts';
+import { BUSY_SCRIPT, MIXED_SCRIPT, scriptDir, slowScript } from '../test/support/turret-scripts.ts';
 import { Turret } from './turret.ts';
 
 const scripts = scriptDir();
