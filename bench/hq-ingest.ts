@@ -13,7 +13,7 @@ import { parseProjectConfig } from '../protocol/config.ts';
 import { openPostgresStore } from '../store/postgres.ts';
 import { Hq } from '../hq/hq.ts';
 import { ResultWriter } from '../store/result-writer.ts';
-import { simpleSink } from '../hq/test-support.ts';
+import { simpleSink } from '../test/support/simple-sink.ts';
 // @ts-expect-error plain ESM helper shared with the test runner
 import { startCluster } from '../scripts/pg-cluster.mjs';
 

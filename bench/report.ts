@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { memoryLogger } from '../common/log.ts';
 import { generateReport } from '../report/generate.ts';
-import { RESULTS_COPY, mulberry32, resultsCopyText, type GenResult } from '../report/test-support.ts';
+import { mulberry32 } from '../test/support/random.ts';
+import { RESULTS_COPY, resultsCopyText, type GenResult } from '../test/support/results-data.ts';
 import { openStore } from '../store/open.ts';
 
 export interface ReportBenchResult {

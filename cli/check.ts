@@ -7,7 +7,7 @@ import type { ResultRow } from '../protocol/results.ts';
 import { buildTransaction, runCanon } from '../turret/canon.ts';
 import { createHttpAgent } from '../turret/http-client.ts';
 import { ScriptLoadError, loadTransactionClass } from '../turret/script-loader.ts';
-import { ExitCode } from './exit-codes.ts';
+import { ExitCode } from '../common/exit-codes.ts';
 
 export interface CheckOptions {
   script: string;

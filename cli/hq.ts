@@ -11,10 +11,10 @@ import { generateReport } from '../report/generate.ts';
 import { parseThresholds } from '../report/thresholds.ts';
 import { openStore } from '../store/open.ts';
 import type { RunInfo } from '../store/types.ts';
-import { ExitCode } from './exit-codes.ts';
+import { ExitCode } from '../common/exit-codes.ts';
 import { reportExitCode } from './verdict.ts';
 import { hqObservers } from './hq-hooks.ts';
-import type { Project } from './project.ts';
+import type { Project } from '../common/project.ts';
 import { reportRoute } from './report-route.ts';
 
 export interface HqCommandOptions {

@@ -1,9 +1,9 @@
 // The `oct` entry point: parses arguments with yargs and hands off to one command module. Command
-// handlers set `process.exitCode` (see exit-codes.ts); errors that escape them are reported here.
+// handlers set `process.exitCode` (see common/exit-codes.ts); errors that escape them are reported here.
 import yargs from 'yargs';
 import { ConfigError } from '../protocol/config.ts';
 import { commands } from './commands/index.ts';
-import { ExitCode } from './exit-codes.ts';
+import { ExitCode } from '../common/exit-codes.ts';
 
 class UsageError extends Error {}
 

@@ -10,8 +10,8 @@ import { memoryLogger } from '../common/log.ts';
 import { openStore } from '../store/open.ts';
 import type { Store } from '../store/types.ts';
 import { createTestDatabase, type TestDatabase } from '../test/support/postgres.ts';
-import { type GenResult, insertResults } from '../report/test-support.ts';
-import { ExitCode } from './exit-codes.ts';
+import { type GenResult, insertResults } from '../test/support/results-data.ts';
+import { ExitCode } from '../common/exit-codes.ts';
 
 const OCT = resolve('bin/oct.js');
 let db: TestDatabase;

@@ -12,12 +12,13 @@ import { parseThresholds } from '../report/thresholds.ts';
 import { writeJunit } from '../report/junit.ts';
 import { openStore } from '../store/open.ts';
 import type { Store } from '../store/types.ts';
-import { ExitCode } from './exit-codes.ts';
+import { ExitCode } from '../common/exit-codes.ts';
 import { reportExitCode } from './verdict.ts';
 import { hqObservers } from './hq-hooks.ts';
 import { type LocalTurret, logTail, startLocalTurrets, stopLocalTurrets } from './local-turrets.ts';
 import { createProgress } from './progress.ts';
-import { type Project, resultsDirName } from './project.ts';
+import type { Project } from '../common/project.ts';
+import { resultsDirName } from './results-dir.ts';
 
 export interface RunOptions {
   project: Project;

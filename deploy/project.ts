@@ -1,7 +1,7 @@
 // Reads what buildProjectValues needs from a project folder.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadProject } from '../cli/project.ts';
+import { loadProject } from '../common/project.ts';
 import { type BuildResult, buildProjectValues, neededFiles } from './values.ts';
 
 export function projectValues(projectPath: string): BuildResult & { dir: string } {

@@ -11,7 +11,7 @@ import { parseProjectConfig } from '../protocol/config.ts';
 import { openPostgresStore } from '../store/postgres.ts';
 import { createTestDatabase } from '../test/support/postgres.ts';
 import { Hq } from './hq.ts';
-import { simpleSink } from './test-support.ts';
+import { simpleSink } from '../test/support/simple-sink.ts';
 
 const PYTHON = '/usr/bin/python3';
 // shared/ lies beside the checkout (CI clones main next to a copy of it); /work/shared is where a

@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { HqMetrics } from './metrics.ts';
-import { webBatch } from './metrics-test-batches.ts';
-import { startPrometheus } from './prometheus-testing.ts';
+import { webBatch } from '../test/support/web-batch.ts';
+import { startPrometheus } from '../test/support/prometheus.ts';
 
 const DASHBOARD = new URL('../k8s-examples/grafana-dashboard.json', import.meta.url);
 

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { createLogger } from '../common/log.ts';
 import { openStore } from '../store/open.ts';
 import { freePort, oct } from '../test/support/processes.ts';
-import { startPrometheus } from './prometheus-testing.ts';
+import { startPrometheus } from '../test/support/prometheus.ts';
 
 
 

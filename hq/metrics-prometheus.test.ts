@@ -6,8 +6,8 @@ import { createServer } from 'node:http';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HqMetrics, metricsRoute } from './metrics.ts';
-import { webBatch } from './metrics-test-batches.ts';
-import { startPrometheus } from './prometheus-testing.ts';
+import { webBatch } from '../test/support/web-batch.ts';
+import { startPrometheus } from '../test/support/prometheus.ts';
 
 test('Prometheus scrapes /metrics during a feed and counts every transaction', { timeout: 40_000 }, async () => {
   const metrics = new HqMetrics();

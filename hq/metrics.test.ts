@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import type { Clock } from '../common/clock.ts';
 import { memoryLogger } from '../common/log.ts';
 import { HqMetrics, metricsRoute } from './metrics.ts';
-import { parseExposition, webBatch } from './metrics-test-batches.ts';
+import { parseExposition } from '../test/support/exposition.ts';
+import { webBatch } from '../test/support/web-batch.ts';
 
 function manualClock(): Clock & { ms: number } {
   const c = { ms: 1_000_000, now: () => c.ms, monotonic: () => c.ms };

@@ -5,7 +5,7 @@ import { Subscriber } from 'zeromq';
 import { memoryLogger } from '../common/log.ts';
 import { batchRows } from '../protocol/results.ts';
 import { HqMetrics } from './metrics.ts';
-import { webBatch } from './metrics-test-batches.ts';
+import { webBatch } from '../test/support/web-batch.ts';
 import { ObserverPublisher, observerEndpoint, withObserver } from './observer-publisher.ts';
 
 async function receive(sub: Subscriber, n: number, timeoutMs = 5000): Promise<Array<[string, any]>> {

@@ -14,7 +14,8 @@ import type { Store } from '../store/types.ts';
 import { createTestDatabase, type TestDatabase } from '../test/support/postgres.ts';
 import { generateReport } from './generate.ts';
 import { inlineJson } from './render.ts';
-import { type GenResult, insertResults, mulberry32 } from './test-support.ts';
+import { mulberry32 } from '../test/support/random.ts';
+import { type GenResult, insertResults } from '../test/support/results-data.ts';
 import { missingTools } from '../test/support/system-tools.ts';
 
 const run = promisify(execFile);

@@ -6,7 +6,8 @@ import { after, before, test } from 'node:test';
 import { createTestDatabase, type TestDatabase } from '../test/support/postgres.ts';
 import type { SqlDriver } from '../store/types.ts';
 import { computeStats } from './stats.ts';
-import { type GenResult, insertResults, insertRun, mulberry32, pgDriver } from './test-support.ts';
+import { mulberry32 } from '../test/support/random.ts';
+import { type GenResult, insertResults, insertRun, pgDriver } from '../test/support/results-data.ts';
 
 let db: TestDatabase;
 let sql: SqlDriver;

@@ -5,7 +5,8 @@ import fc from 'fast-check';
 import { createTestDatabase, type TestDatabase } from '../test/support/postgres.ts';
 import type { SqlDriver } from '../store/types.ts';
 import { computeStats, TOTAL_SERIES, type LatencyStats } from './stats.ts';
-import { type GenResult, insertResults, insertRun, pgDriver } from './test-support.ts';
+import { mulberry32 } from '../test/support/random.ts';
+import { type GenResult, insertResults, insertRun, pgDriver } from '../test/support/results-data.ts';
 
 let db: TestDatabase;
 let sql: SqlDriver;
@@ -142,7 +143,7 @@ test('statistics match an independent reference (property, with empty bins and b
 });
 
 test('a larger run: 20,000 results, 3 custom timers, a silent stretch in the middle', async () => {
-  const rnd = (await import('./test-support.ts')).mulberry32(7);
+  const rnd = mulberry32(7);
   const rows: GenResult[] = [];
   for (let i = 0; i < 20_000; i++) {
     const elapsed = rnd() * 60;

@@ -12,7 +12,7 @@ import type { ResultBatch } from '../protocol/results.ts';
 import type { TurretStatus } from '../protocol/incoming.ts';
 import { parseTurretConfig } from '../protocol/config.ts';
 import { connectTurretSockets } from './sockets.ts';
-import { BUSY_SCRIPT, scriptDir } from './testing/scripts.ts';
+import { BUSY_SCRIPT, scriptDir } from '../test/support/turret-scripts.ts';
 import { loadTransactionClass } from './script-loader.ts';
 import { Turret } from './turret.ts';
 

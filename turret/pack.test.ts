@@ -8,8 +8,8 @@ import { after, before, test } from 'node:test';
 import { x as extract, t as list } from 'tar';
 import { orders } from '../protocol/orders.ts';
 import { parseRequirement } from './pack.ts';
-import { scriptDir } from './testing/scripts.ts';
-import { TestHq } from './testing/test-hq.ts';
+import { scriptDir } from '../test/support/turret-scripts.ts';
+import { TestHq } from '../test/support/test-hq.ts';
 
 const OCT = process.env.OCT_TEST_TURRET_BIN ?? fileURLToPath(new URL('../bin/oct.js', import.meta.url));
 const project = scriptDir();

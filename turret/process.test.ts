@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
-import { ExitCode } from '../cli/exit-codes.ts';
+import { ExitCode } from '../common/exit-codes.ts';
 import { orders } from '../protocol/orders.ts';
-import { MIXED_SCRIPT, scriptDir, slowScript } from './testing/scripts.ts';
-import { TestHq } from './testing/test-hq.ts';
+import { MIXED_SCRIPT, scriptDir, slowScript } from '../test/support/turret-scripts.ts';
+import { TestHq } from '../test/support/test-hq.ts';
 
 const OCT = process.env.OCT_TEST_TURRET_BIN ?? fileURLToPath(new URL('../bin/oct.js', import.meta.url));
 const scripts = scriptDir();

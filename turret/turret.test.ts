@@ -3,14 +3,14 @@ import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { systemClock } from '../common/clock.ts';
 import { memoryLogger } from '../common/log.ts';
-import { ExitCode } from '../cli/exit-codes.ts';
+import { ExitCode } from '../common/exit-codes.ts';
 import { orders } from '../protocol/orders.ts';
 import { batchRows as hqRows } from '../protocol/results.ts';
 import { loadTurretConfigFile } from './config-file.ts';
 import { loadTransactionClass } from './script-loader.ts';
 import { connectTurretSockets } from './sockets.ts';
-import { TestHq } from './testing/test-hq.ts';
-import { BUSY_SCRIPT, MIXED_SCRIPT, scriptDir, slowScript } from './testing/scripts.ts';
+import { TestHq } from '../test/support/test-hq.ts';
+import { BUSY_SCRIPT, MIXED_SCRIPT, scriptDir, slowScript } from '../test/support/turret-scripts.ts';
 import { Turret } from './turret.ts';
 
 const scripts = scriptDir();

@@ -4,7 +4,7 @@
 import type { Agent } from 'undici';
 import type { Clock } from '../common/clock.ts';
 import type { Logger } from '../common/log.ts';
-import { ExitCode } from '../cli/exit-codes.ts';
+import { ExitCode } from '../common/exit-codes.ts';
 import { MAX_CANONS_LIMIT, type TurretConfig } from '../protocol/config.ts';
 import { parsePlanWire, type TurretPlan } from '../protocol/load-plan.ts';
 import { encodeLoadReport } from '../protocol/load-report.ts';

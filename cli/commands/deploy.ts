@@ -11,7 +11,7 @@ import { hqGet } from '../../deploy/kube.ts';
 import { projectValues } from '../../deploy/project.ts';
 import { DeployError, mergeValues } from '../../deploy/values.ts';
 import { createProgress, type ProgressSnapshot } from '../progress.ts';
-import { ExitCode } from '../exit-codes.ts';
+import { ExitCode } from '../../common/exit-codes.ts';
 import { handleK8sErrors, type K8sArgs, k8sOptions, kubeFrom } from './k8s-common.ts';
 
 interface Args extends K8sArgs {

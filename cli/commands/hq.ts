@@ -2,7 +2,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { loggerFromArgs } from '../logger-from-args.ts';
-import { loadProject } from '../project.ts';
+import { loadProject } from '../../common/project.ts';
 
 interface Args {
   config: string;

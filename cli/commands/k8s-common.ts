@@ -3,7 +3,7 @@
 import type { Argv } from 'yargs';
 import { connect, apiMessage, type Kube } from '../../deploy/kube.ts';
 import { DeployError } from '../../deploy/values.ts';
-import { ExitCode } from '../exit-codes.ts';
+import { ExitCode } from '../../common/exit-codes.ts';
 
 export interface K8sArgs {
   namespace?: string;

@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { ExitCode } from '../exit-codes.ts';
+import { ExitCode } from '../../common/exit-codes.ts';
 import { ProjectExistsError, createProject } from '../new-project.ts';
 
 interface Args {

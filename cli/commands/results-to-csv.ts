@@ -2,7 +2,7 @@ import { createWriteStream } from 'node:fs';
 import { finished } from 'node:stream/promises';
 import type { CommandModule } from 'yargs';
 import { writeResultsCsv } from '../../report/csv.ts';
-import { ExitCode } from '../exit-codes.ts';
+import { ExitCode } from '../../common/exit-codes.ts';
 import { loggerFromArgs } from '../logger-from-args.ts';
 import { openResults, pickRun, SourceError } from '../results-source.ts';
 

@@ -1,7 +1,7 @@
 import type { CommandModule } from 'yargs';
-import { ExitCode } from '../exit-codes.ts';
+import { ExitCode } from '../../common/exit-codes.ts';
 import { loggerFromArgs } from '../logger-from-args.ts';
-import { loadProject } from '../project.ts';
+import { loadProject } from '../../common/project.ts';
 
 interface Args {
   project: string;

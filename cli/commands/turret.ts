@@ -1,7 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { systemClock } from '../../common/clock.ts';
 import { createLogger } from '../../common/log.ts';
-import { ExitCode } from '../exit-codes.ts';
+import { ExitCode } from '../../common/exit-codes.ts';
 
 interface Args {
   config?: string;

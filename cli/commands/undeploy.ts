@@ -2,7 +2,7 @@
 import type { CommandModule } from 'yargs';
 import { requireHelm, runHelm, uninstallArgs } from '../../deploy/helm.ts';
 import { deleteClaim, releaseClaims } from '../../deploy/kube.ts';
-import { ExitCode } from '../exit-codes.ts';
+import { ExitCode } from '../../common/exit-codes.ts';
 import { handleK8sErrors, type K8sArgs, k8sOptions, kubeFrom } from './k8s-common.ts';
 
 export const undeployCommand: CommandModule<object, K8sArgs & { 'delete-data': boolean }> = {

@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CHART_DIR } from '../../deploy/chart.ts';
+import { seedDemoRelease } from './demo-release.ts';
 import { ensureHelm, helm } from './helm-tool.ts';
-import { seed } from './kube.test.ts';
 import { parseManifests, validateManifest } from './manifests.ts';
 import { type StandIn, startStandIn } from './stand-in-apiserver.ts';
 
@@ -66,7 +66,7 @@ describe('oct status/scale/report-fetch/logs against the stand-in API server', (
   let k: string[];
   before(async () => {
     api = await startStandIn();
-    seed(api);
+    seedDemoRelease(api);
     k = ['--kubeconfig', api.kubeconfig, '--release', 'demo'];
   });
   after(() => api.close());

@@ -17,18 +17,37 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Runs the real `oct` binary to completion (killed after timeoutMs). */
-export function oct(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [OCT_BIN, ...args], { cwd: opts.cwd, env: { ...process.env, ...opts.env } });
+export interface Finished {
+  /** null when killed (timeout) or when the program could not be started. */
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a program to completion (SIGKILLed after timeoutMs); a program that cannot start resolves with its error in stderr. */
+export function runProgram(command: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<Finished> {
+  return new Promise<Finished>((resolve) => {
+    const child = spawn(command, args, { cwd: opts.cwd, env: { ...process.env, ...opts.env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 90_000);
+    const timer = setTimeout(() => {
+      stderr += `\n[killed after ${opts.timeoutMs ?? 90_000} ms]`;
+      child.kill('SIGKILL');
+    }, opts.timeoutMs ?? 90_000);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      resolve({ code: null, stdout, stderr: stderr + String(err) });
+    });
     child.on('exit', (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/** Runs the real `oct` binary of this checkout to completion (killed after timeoutMs). */
+export function oct(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<Finished> {
+  return runProgram(process.execPath, [OCT_BIN, ...args], opts);
 }

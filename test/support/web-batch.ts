@@ -1,5 +1,5 @@
 // Realistic result batches for metrics tests: web-like latencies, some errors, custom timers.
-import { type ResultBatch, ResultBatchBuilder } from '../protocol/results.ts';
+import { type ResultBatch, ResultBatchBuilder } from '../../protocol/results.ts';
 
 export function webBatch(opts: { n: number; turret: string | null; seq?: number; timers?: string[]; errorEvery?: number; seed?: number }): ResultBatch {
   const b = new ResultBatchBuilder();
@@ -13,15 +13,4 @@ export function webBatch(opts: { n: number; turret: string | null; seq?: number;
     b.add({ elapsed: i / 100, epoch: 1.7e9 + i / 100, scriptrunTime: v, error: failed ? 'HTTP 503' : null, customTimers });
   }
   return b.build({ turretUuid: null, turretName: opts.turret, seq: opts.seq ?? null });
-}
-
-/** Parses the exposition into "name{labels}" → value, for exact assertions. */
-export function parseExposition(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const sp = line.lastIndexOf(' ');
-    out.set(line.slice(0, sp), Number(line.slice(sp + 1)));
-  }
-  return out;
 }

@@ -1,8 +1,8 @@
 // Measures what observeBatch costs per result, against the obvious alternative of calling
-// prom-client's Histogram.observe and Counter.inc once per result. Run: npx tsx hq/metrics-bench.ts
+// prom-client's Histogram.observe and Counter.inc once per result. Run: node --import tsx bench/metrics-observe.ts
 import { Counter, Histogram, Registry } from 'prom-client';
 import { type ResultBatch, ResultBatchBuilder } from '../protocol/results.ts';
-import { HqMetrics, LATENCY_BUCKETS } from './metrics.ts';
+import { HqMetrics, LATENCY_BUCKETS } from '../hq/metrics.ts';
 
 function makeBatch(n: number, withTimer: boolean): ResultBatch {
   const b = new ResultBatchBuilder();

@@ -4,8 +4,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../test/support/processes.ts';
-import { missingTools } from '../test/support/system-tools.ts';
+import { freePort } from './processes.ts';
+import { missingTools } from './system-tools.ts';
 
 export const PROMETHEUS_BIN = process.env.OCT_PROMETHEUS_BIN ?? '/usr/bin/prometheus';
 

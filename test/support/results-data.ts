@@ -2,8 +2,8 @@
 // applied, and a fast way to put generated results into a run (COPY, as the HQ's writer does).
 import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
-import { MIGRATIONS } from '../store/schema.ts';
-import type { SqlDriver } from '../store/types.ts';
+import { MIGRATIONS } from '../../store/schema.ts';
+import type { SqlDriver } from '../../store/types.ts';
 
 export async function pgDriver(url: string, opts: { migrate?: boolean } = {}): Promise<SqlDriver> {
   const pool = new pg.Pool({ connectionString: url, max: 4 });
@@ -85,16 +85,4 @@ export async function insertRun(
     [input.name ?? 'test', input.state ?? 'finished', JSON.stringify(input.config), input.startedAt ?? null, input.endedAt ?? null],
   );
   return rows[0]!.id;
-}
-
-/** A small deterministic PRNG, so generated data is reproducible without fast-check. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

@@ -4,13 +4,13 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before } from 'node:test';
-import { memoryLogger } from '../common/log.ts';
-import { parseProjectConfig } from '../protocol/config.ts';
-import { openPostgresStore } from '../store/postgres.ts';
-import type { Store } from '../store/types.ts';
-import { createTestDatabase, type TestDatabase } from '../test/support/postgres.ts';
-import type { HqOptions } from './hq.ts';
-import { simpleSink } from './test-support.ts';
+import { memoryLogger } from '../../common/log.ts';
+import { parseProjectConfig } from '../../protocol/config.ts';
+import { openPostgresStore } from '../../store/postgres.ts';
+import type { Store } from '../../store/types.ts';
+import type { HqOptions } from '../../hq/hq.ts';
+import { createTestDatabase, type TestDatabase } from './postgres.ts';
+import { simpleSink } from './simple-sink.ts';
 
 export function hqFixture() {
   let db: TestDatabase;

@@ -3,9 +3,9 @@
 // statuses with seq, binary batches). Nothing here is mocked; only the canons are missing.
 import { randomUUID } from 'node:crypto';
 import * as zmq from 'zeromq';
-import { encodeBinaryBatch } from '../protocol/binary-batch.ts';
-import { type ResultRow, ResultBatchBuilder } from '../protocol/results.ts';
-import { encodeStatus, type StatusFields } from '../protocol/status.ts';
+import { encodeBinaryBatch } from '../../protocol/binary-batch.ts';
+import { type ResultRow, ResultBatchBuilder } from '../../protocol/results.ts';
+import { encodeStatus, type StatusFields } from '../../protocol/status.ts';
 
 export interface FakeTurretOptions {
   name: string;
@@ -100,43 +100,4 @@ export class FakeTurret {
       // closed
     }
   }
-}
-
-export async function until(cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-/**
- * A plain serial writer for tests written before the store's ResultWriter existed: enqueue never
- * blocks, writes run one at a time. Not a replacement for the real writer (no spill, no bound).
- */
-export function simpleSink(store: import('../store/types.ts').Store, runId: number): import('./ingest.ts').ResultSink {
-  type Batch = import('../protocol/results.ts').ResultBatch;
-  let queue: Batch[] = [];
-  let written = 0;
-  let running: Promise<void> | null = null;
-  const pump = async (): Promise<void> => {
-    while (queue.length) {
-      // Chunks of ~20k rows: one huge COPY text would not fit in memory.
-      let rows = 0;
-      let k = 0;
-      while (k < queue.length && rows < 20_000) rows += queue[k++]!.count;
-      const batches = queue.splice(0, k);
-      written += await store.writeResults(runId, batches);
-    }
-  };
-  return {
-    enqueue(batch, meta) {
-      queue.push({ ...batch, turretUuid: meta.turretUuid, turretName: meta.turretName });
-      running ??= pump().finally(() => (running = null));
-    },
-    stats: () => ({ queuedRows: queue.reduce((n, b) => n + b.count, 0), spilledRows: 0, writtenRows: written, inFlightRows: 0, lagSeconds: 0, failedWrites: 0 }),
-    async drain() {
-      while (running) await running;
-    },
-  };
 }
