@@ -102,6 +102,8 @@ export class Lifecycle {
     const { log } = this.d;
     if (isNew) log.info('turret connected', { turret: entry.name, uuid: entry.uuid, status: status.rawStatus, oct: entry.oct });
     if (entry.state === 'aborted') log.warn('turret aborted', { turret: entry.name, uuid: entry.uuid, reason: entry.reason ?? '' });
+    // A turret leaving (its `Stopping` on SIGTERM) hands its share to the others at once.
+    if (this.state === 'running' && entry.state !== 'ready') void this.replan();
     // A turret idle while the test runs is a late joiner (or missed `start` because its
     // subscription was not yet in place): start it. Running turrets ignore `start`, so the
     // broadcast is harmless to the others.

@@ -54,3 +54,44 @@ test('a bad config names the key and what is wrong', () => {
   })();
   assert.match(err!.message, /demo\/config\.json.*\n.*not valid JSON/);
 });
+
+test('workload keys: stages and rate set the model and the run time; the config parses again to the same plan', () => {
+  const ramp = parseProjectConfig({ model: 'open', stages: [{ duration: 30, target: 500 }, { duration: 120, target: 500 }, { duration: 0, target: 2000 }, { duration: 10, target: 2000 }, { duration: 20, target: 0 }] });
+  assert.equal(ramp.model, 'open');
+  assert.equal(ramp.run_time, 180, 'run_time defaults to the stages\' total');
+  const rate = parseProjectConfig({ rate: 200, run_time: 12 });
+  assert.equal(rate.model, 'open', '"rate" implies the open model');
+  assert.deepEqual(rate.stages, [{ duration: 12, target: 200 }]);
+  assert.equal(rate.start_target, 200);
+  assert.deepEqual(parseProjectConfig(JSON.parse(JSON.stringify(rate))), rate, 'a stored config reads back the same');
+  const closed = parseProjectConfig({ stages: [{ duration: 10, target: 20 }] });
+  assert.equal(closed.model, 'closed');
+  assert.equal(parseProjectConfig({}).model, 'closed');
+  assert.equal(parseProjectConfig({}).stages, undefined, 'no workload keys: canons + rampup as before');
+});
+
+test('bad workload input names the key', () => {
+  const cases: Array<[Record<string, unknown>, RegExp]> = [
+    [{ stages: [] }, /^stages: needs at least one/],
+    [{ stages: [{ duration: -1, target: 5 }] }, /^stages\[0\]\.duration/],
+    [{ stages: [{ duration: 5, target: -5 }] }, /^stages\[0\]\.target/],
+    [{ stages: [{ duration: 'NaN', target: 5 }] }, /^stages\[0\]\.duration/],
+    [{ stages: [{ duration: 0, target: 5 }] }, /^stages: the stages must last longer than 0 s/],
+    [{ stages: [{ duration: 5, target: 5, durtion: 3 }] }, /^stages\[0\]: .*durtion/i],
+    [{ rate: 0 }, /^rate/],
+    [{ rate: 10, stages: [{ duration: 5, target: 5 }] }, /^rate: .*either "rate" or "stages"/],
+    [{ rate: 10, model: 'closed' }, /^rate: .*open model/],
+    [{ model: 'open' }, /^stages: the open model needs/],
+    [{ model: 'sideways' }, /^model/],
+    [{ turrets: [{ name: 'a', canons: 1, script: 's', max_canons: 0 }] }, /^turrets\[0\]\.max_canons/],
+    [{ turrets: [{ name: 'a', canons: 1, script: 's', max_canons: 1e12 }] }, /^turrets\[0\]\.max_canons/],
+    [{ turrets: [{ name: 'a', canons: 1, script: 's', weight: -2 }] }, /^turrets\[0\]\.weight/],
+    [{ turrets: [{ name: 'a', canons: 1, script: 's', pacing: -1 }] }, /^turrets\[0\]\.pacing/],
+    [{ validity: { max_dropped_ratio: 2 } }, /^validity\.max_dropped_ratio/],
+    [{ validity: { max_lag: 2 } }, /^validity: .*max_lag/i],
+  ];
+  for (const [config, want] of cases) {
+    const issues = issuesOf(() => parseProjectConfig(config));
+    assert.ok(issues.some((i) => want.test(i)), `${JSON.stringify(config)}: ${issues.join(' | ')}`);
+  }
+});

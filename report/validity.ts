@@ -5,9 +5,9 @@
 //
 // The bounds (config `validity`, defaults in docs/workload.md):
 //  - dropped iterations above `max_dropped_ratio` of those due;
-//  - more than `max_bad_seconds_ratio` of the turret-seconds with a schedule lag p99 above
-//    `max_schedule_lag_ms`, or an event-loop delay p99 above `max_loop_delay_ms`. A turret's first
-//    second is not judged: module loading and connection set-up land there.
+//  - more than `max_bad_seconds_ratio` of the turret-seconds (and more than one) with a schedule
+//    lag p99 above `max_schedule_lag_ms`, or an event-loop delay p99 above `max_loop_delay_ms`. A
+//    turret's first second is not judged: its code runs cold and its connections open there.
 import type { ProjectConfig } from '../protocol/config.ts';
 import type { LoadSecond, LoadTimelineData } from '../protocol/load-report.ts';
 
@@ -50,7 +50,8 @@ export function judgeValidity(timeline: LoadTimelineData | null, bounds: Validit
   if (droppedRatio > bounds.max_dropped_ratio) {
     reasons.push(`${dropped} of ${started + dropped} iterations dropped (${pct(droppedRatio)}, bound ${pct(bounds.max_dropped_ratio)}): the turrets had no free canon when the plan said to start one`);
   }
-  const allowed = bounds.max_bad_seconds_ratio * turretSeconds;
+  // One bad second is never enough: a GC pause or a noisy neighbour must not flip a short run.
+  const allowed = Math.max(1, bounds.max_bad_seconds_ratio * turretSeconds);
   if (turretSeconds > 0 && lagOver > allowed) {
     reasons.push(`schedule lag p99 above ${bounds.max_schedule_lag_ms} ms in ${lagOver} of ${turretSeconds} turret-seconds (bound ${pct(bounds.max_bad_seconds_ratio)}): iterations started late`);
   }

@@ -3,33 +3,16 @@
 // finishes its in-flight iterations, flushes and reports its final status. Nothing is lost: every
 // iteration either process counted is a stored row, and the report shows who joined and left.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { freePort, OCT_BIN as OCT } from '../support/processes.ts';
+import { freePort, startOct } from '../support/processes.ts';
+import { until } from '../support/until.ts';
 import { createLogger } from '../../common/log.ts';
 import { openStore } from '../../store/open.ts';
 
 
-function start(args: string[]): { child: ChildProcess; done: Promise<{ code: number | null; out: string }> } {
-  const child = spawn(process.execPath, [OCT, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  return { child, done: new Promise((res) => child.on('exit', (code) => res({ code, out }))) };
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 test('a turret joins mid-test and another leaves on SIGTERM: both fire, nothing is lost', { timeout: 180_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'oct-scale-'));
@@ -59,14 +42,14 @@ export class Transaction {
   writeFileSync(turretConfig, JSON.stringify({ name: 'nav', canons: 5, rampup: 0, script: 'scripts/v.ts', hq_address: '127.0.0.1', hq_publisher: pub, hq_rc: rc }));
 
   const results = join(dir, 'results');
-  const hq = start(['run', dir, '--hq-only', '--no-progress', '--results-dir', results]);
-  const a = start(['turret', '--config', turretConfig, '--uuid', 'turret-a']);
+  const hq = startOct(['run', dir, '--hq-only', '--no-progress', '--results-dir', results]);
+  const a = startOct(['turret', '--config', turretConfig, '--uuid', 'turret-a']);
   const status = async () => (await fetch(`http://127.0.0.1:${http}/status`)).json() as Promise<{ progress: { state: string; elapsedSeconds: number } }>;
-  await until('the test to start', async () => ((await status()).progress.state === 'running' ? true : undefined), 60_000);
+  await until(async () => (await status().catch(() => null))?.progress.state === 'running', 60_000, 'the test to start');
 
-  const b = start(['turret', '--config', turretConfig, '--uuid', 'turret-b']); // joins mid-test
+  const b = startOct(['turret', '--config', turretConfig, '--uuid', 'turret-b']); // joins mid-test
   const uuidCount = () => (existsSync(counts) ? readdirSync(counts).length : 0);
-  await until('the late turret to fire', async () => (uuidCount() >= 2 ? true : undefined), 60_000);
+  await until(async () => uuidCount() >= 2, 60_000, 'the late turret to fire');
   await new Promise((r) => setTimeout(r, 1000));
   a.child.kill('SIGTERM'); // leaves mid-test
   const aDone = await a.done;

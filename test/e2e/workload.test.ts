@@ -7,9 +7,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { INTENDED_LATENCY_SERIES } from '../../protocol/results.ts';
-import { oct } from '../support/processes.ts';
+import { oct, startOct } from '../support/processes.ts';
 import { coStallPercentile, type StallServer, startStallServer } from '../support/stall-server.ts';
-import { GET_SCRIPT, workloadProject } from '../support/workload-project.ts';
+import { until } from '../support/until.ts';
+import { GET_SCRIPT, turretConfigFile, workloadProject } from '../support/workload-project.ts';
 
 const INVALID_RUN = 5;
 
@@ -175,3 +176,44 @@ describe('saturation', () => {
     assert.match(html, /RUN INVALID/);
   });
 });
+
+describe('open model: turrets leave and join', () => {
+  let target: StallServer;
+  before(async () => {
+    target = await startStallServer({ stallMs: 0, periodMs: 1000 });
+  });
+  after(() => target.close());
+
+  test('three turrets at 300/s: one gets SIGTERM, one joins; the total stays on target, every iteration is stored', { timeout: 120_000 }, async () => {
+    const p = await workloadProject({ rate: 300, run_time: 12, min_turrets: 3, transaction_context: { url: target.url }, turrets: [{ name: 'nav', canons: 10, rampup: 0, script: 'v_user.ts' }] }, GET_SCRIPT);
+    const config = turretConfigFile(p, 'nav');
+    const hq = startOct(['run', p.dir, '--hq-only', '--no-progress', '--results-dir', p.results]);
+    const turrets = ['a', 'b', 'c'].map((u) => startOct(['turret', '--config', config, '--uuid', `turret-${u}`]));
+    // 0 until the HQ answers: it may not be listening yet.
+    const elapsed = async () =>
+      ((await (await fetch(`http://127.0.0.1:${p.ports.http}/status`)).json()) as { progress: { elapsedSeconds: number } }).progress.elapsedSeconds;
+    const reached = (s: number) => async () => (await elapsed().catch(() => 0)) >= s;
+    await until(reached(4), 60_000, '4 s into the test');
+    turrets[0]!.child.kill('SIGTERM');
+    await until(reached(7), 60_000, '7 s into the test');
+    const late = startOct(['turret', '--config', config, '--uuid', 'turret-d']);
+    const hqDone = await hq.done;
+    for (const t of [...turrets, late]) t.child.kill('SIGTERM');
+    const exits = await Promise.all([...turrets, late].map((t) => t.done));
+    assert.equal(hqDone.code, 0, hqDone.out);
+    exits.forEach((e, i) => assert.equal(e.code, 0, `turret ${i}: ${e.out}`));
+
+    const s = p.summary();
+    const replans = s.load!.replans;
+    assert.deepEqual(replans.map((r) => r.turrets), [3, 2, 3], JSON.stringify(replans));
+    const changed = new Set(replans.slice(1).map((r) => Math.floor(r.at)));
+    for (const sec of s.load!.seconds.filter((x) => x.second >= 1 && x.second < 12 && !changed.has(x.second))) {
+      assert.ok(Math.abs(sec.started - 300) <= 6, `second ${sec.second}: ${sec.started} started of 300 (re-plans at ${[...changed]})`);
+    }
+    const started = s.load!.turrets.reduce((a, t) => a + t.started, 0);
+    assert.deepEqual(s.load!.turrets.map((t) => t.uuid).sort(), ['turret-a', 'turret-b', 'turret-c', 'turret-d']);
+    assert.equal(await p.storedRows(), started, 'every iteration that ran is stored');
+    assert.equal(s.validity.dropped, 0);
+  });
+});
+

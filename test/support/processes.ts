@@ -1,5 +1,5 @@
 // Helpers for tests and benchmarks that run real processes on loopback.
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 
@@ -50,4 +50,22 @@ export function runProgram(command: string, args: string[], opts: { cwd?: string
 /** Runs the real `oct` binary of this checkout to completion (killed after timeoutMs). */
 export function oct(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<Finished> {
   return runProgram(process.execPath, [OCT_BIN, ...args], opts);
+}
+
+/** Starts the real `oct` binary and leaves it running: for tests that signal it mid-run. */
+export function startOct(args: string[], timeoutMs = 150_000): { child: ChildProcess; done: Promise<{ code: number | null; out: string }> } {
+  const child = spawn(process.execPath, [OCT_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const kill = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  return {
+    child,
+    done: new Promise((resolve) =>
+      child.on('exit', (code) => {
+        clearTimeout(kill);
+        resolve({ code, out });
+      }),
+    ),
+  };
 }
