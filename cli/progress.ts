@@ -16,6 +16,8 @@ export interface ProgressSnapshot {
   errors: number;
   ratePerSecond: number;
   malformed: number;
+  /** Planned runs: iterations the turrets could not start in time. */
+  droppedIterations?: number;
 }
 
 export interface ProgressOptions {
@@ -48,6 +50,8 @@ export function formatProgressLine(p: ProgressSnapshot): string {
   let line = `turrets: ${turrets}, elapsed: ${p.elapsedSeconds.toFixed(1)}   transactions: ${count(p.transactions)}  errors: ${count(p.errors)}  rate: ${p.ratePerSecond.toFixed(1)}/s`;
   if (p.canonsRunning) line += `  canons: ${p.canonsRunning}`;
   if (p.malformed) line += `  malformed: ${p.malformed}`;
+  // Said while it happens: a generator that cannot keep the rate is the first thing to know.
+  if (p.droppedIterations) line += `  dropped: ${p.droppedIterations}`;
   if (p.state !== 'running') line += `  [${p.state}]`;
   return line;
 }

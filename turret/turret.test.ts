@@ -53,12 +53,16 @@ test('announces itself, heartbeats with health, answers status_request, ignores 
   await hq.sendRaw('not json at all');
   await hq.sendRaw(' {"command":"dance","msg":null}');
   await hq.sendRaw(` ${JSON.stringify({ msg: 1 })}`);
+  await hq.sendRaw(` ${JSON.stringify({ command: 'plan', msg: { v: 1, uuid: t.uuid, plan_id: 1, model: 'open', t0: Date.now(), start_target: 0, stages: [{ duration: -5, target: 'lots' }] } })}`);
+  await hq.sendRaw(` ${JSON.stringify({ command: 'plan', msg: 'garbage' })}`);
   await hq.send(orders.start(), randomUUID()); // a direct order for another turret
   const n = hq.statusesOf(t.uuid).length;
   await hq.send(orders.statusRequest(), t.uuid); // a direct order for this one, topic-prefixed
   await hq.until(() => hq.statusesOf(t.uuid).length > n, 2000, 'status answer');
   assert.equal(hq.lastStatus(t.uuid)!.state, 'ready', 'the other turret\'s start was ignored');
   assert.ok(t.log.lines.some((l) => l.includes('unknown command') && l.includes('dance')));
+  assert.ok(t.log.lines.some((l) => l.includes('ignored order') && l.includes('stages[0]')), 'a bad plan is logged with the key at fault');
+  assert.ok(!t.log.lines.some((l) => l.includes('"plan"') && l.includes('planId')), 'and not followed');
   await hq.send(orders.kill(), t.uuid);
   assert.equal(await t.exit, ExitCode.OK);
   await finalStatus(t.uuid, 'killed');
