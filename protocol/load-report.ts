@@ -11,12 +11,10 @@
 
 import type { LoadModel, LoadShape } from './load-plan.ts';
 
-export interface LoadReport {
-  uuid: string;
-  turret: string;
-  planId: number;
+/** One second of one turret's load, as reported and as kept in the run's timeline. */
+export interface LoadSecond {
   second: number;
-  /** Open model: iterations planned in this second; closed: canons planned at its start. */
+  /** Open model: iterations planned in this second; closed: canons planned. */
   target: number;
   /** Iterations started in this second. */
   started: number;
@@ -27,8 +25,14 @@ export interface LoadReport {
   lagMaxMs: number;
   /** Event-loop delay p99 over the second, milliseconds. */
   loopDelayP99Ms: number;
-  /** Canons running at the end of the second. */
+  /** Canons running during the second. */
   canons: number;
+}
+
+export interface LoadReport extends LoadSecond {
+  uuid: string;
+  turret: string;
+  planId: number;
   startedTotal: number;
   droppedTotal: number;
 }
@@ -57,16 +61,6 @@ export function encodeLoadReport(r: LoadReport): string {
 
 export const LOAD_ARTIFACT = 'load.json';
 
-export interface LoadSecond {
-  second: number;
-  target: number;
-  started: number;
-  dropped: number;
-  lagP99Ms: number;
-  lagMaxMs: number;
-  loopDelayP99Ms: number;
-  canons: number;
-}
 
 export interface TurretLoad {
   uuid: string;

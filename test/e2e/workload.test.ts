@@ -151,6 +151,26 @@ export class Transaction {
   });
 });
 
+describe('closed model with pacing', () => {
+  test('4 canons, one iteration every 0.25 s each: 16 iterations/s, each timed from its slot too', { timeout: 90_000 }, async () => {
+    const p = await workloadProject(
+      { stages: [{ duration: 4, target: 4 }], start_target: 4, pacing: 0.25, min_turrets: 1, turrets: [{ name: 'paced', canons: 1, rampup: 0, script: 'v_user.ts' }] },
+      `export class Transaction {
+  customTimers: Record<string, number> = {};
+  async run() { await new Promise((r) => setTimeout(r, 20)); }
+}
+`,
+    );
+    const r = await oct(['run', p.dir, '--results-dir', p.results, '--no-progress'], { timeoutMs: 80_000 });
+    assert.equal(r.code, 0, `exit ${r.code}\n${r.stdout}\n${r.stderr}`);
+    const s = p.summary();
+    for (const sec of s.load!.seconds.filter((x) => x.second >= 1 && x.second < 4)) assert.ok(Math.abs(sec.started - 16) <= 1, `second ${sec.second}: ${sec.started} started`);
+    const intended = seriesOf(s, INTENDED_LATENCY_SERIES).overall;
+    assert.ok(intended.p50 >= 0.02 && intended.p50 < 0.05, `from the slot: p50 ${intended.p50}`);
+    assert.equal(s.validity.dropped, 0);
+  });
+});
+
 describe('saturation', () => {
   test('a script that burns the CPU cannot keep 200/s: the run is INVALID, exit code 5', { timeout: 90_000 }, async () => {
     const p = await workloadProject(
