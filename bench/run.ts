@@ -1,11 +1,12 @@
 // `npm run bench`: every figure of BENCHMARKS.md in one run on this machine, each against a peer
 // or a bound measured in the same run. Starts its own throwaway Postgres. `--only NAME[,NAME]`
-// runs some: hq-ingest, turret, report, store.
+// runs some: hq-ingest, turret, scheduler, report, store.
 import pg from 'pg';
 // @ts-expect-error plain ESM helper shared with the test runner
 import { startCluster } from '../scripts/pg-cluster.mjs';
 import { benchHqIngest, formatHqIngest } from './hq-ingest.ts';
 import { benchReport } from './report.ts';
+import { benchSchedulerPrecision, formatSchedulerPrecision } from './scheduler-precision.ts';
 import { benchStoreIngest } from './store-ingest.ts';
 import { benchTurretEfficiency } from './turret-efficiency.ts';
 
@@ -38,6 +39,20 @@ try {
     const r = await benchTurretEfficiency({ seconds: 5, connections: 50, rounds: 3 });
     console.log(r);
     rows.push(['Turret HTTP GET rate / autocannon (one core)', `${fmt(r.ratio * 100)}%`, `turret ${fmt(r.turretRps)}/s, autocannon ${fmt(r.autocannonRps)}/s (medians of ${r.rounds} rounds, ratios ${r.ratios.map((x) => x.toFixed(2)).join(', ')})`]);
+  }
+  if (want('scheduler')) {
+    console.log('== Open-model scheduler precision: one turret on one core at 1,000/s, 10,000/s and the highest it sustains, vs autocannon --overallRate');
+    const r = await benchSchedulerPrecision();
+    console.log(JSON.stringify(r));
+    console.log(formatSchedulerPrecision(r));
+    for (const p of r.points) {
+      rows.push([
+        `Open model at ${fmt(p.rate)}/s: achieved/target, schedule lag p99`,
+        `${fmt(p.oct.achievedRatio * 100, 1)}%, ${fmt(p.oct.lagP99MedianMs, 2)} ms`,
+        `lag p99 worst second ${fmt(p.oct.lagP99MaxMs, 2)} ms, dropped ${fmt(p.oct.droppedRatio * 100, 2)}%, request p99 ${fmt(p.oct.serviceP99Ms, 2)} ms (median of seconds ${fmt(p.oct.serviceP99MedianMs, 2)} ms), attempts ${p.octAttempts.map((x) => `${fmt(x * 100, 1)}%`).join(', ')}; autocannon --overallRate ${fmt(p.autocannon.achievedRatio * 100, 1)}%, p99 ${fmt(p.autocannon.latencyP99Ms, 2)} ms`,
+      ]);
+    }
+    rows.push(['Open model: highest sustained rate, one core', `${r.highestSustained === null ? 'none' : `${fmt(r.highestSustained)}/s`}`, `lowest not sustained ${r.lowestFailed === null ? 'none tried' : `${fmt(r.lowestFailed)}/s`}; search ended: ${r.searchEnd}`]);
   }
   if (want('report')) {
     console.log('== Report over 1,000,000 stored results');
