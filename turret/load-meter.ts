@@ -26,6 +26,7 @@ const round3 = (v: number) => Math.round(v * 1000) / 1000;
 // monitorEventLoopDelay records the whole interval between its timer's runs, so an idle loop reads
 // about the resolution itself: the delay is what lies beyond it.
 const LOOP_RESOLUTION_MS = 10;
+const REPORT_GRACE_SECONDS = 1;
 
 export class LoadMeter {
   private readonly seconds = new Map<number, Second>();
@@ -60,13 +61,15 @@ export class LoadMeter {
     this.droppedTotal += count;
   }
 
-  /** Reports every second before the one `nowMono` is in (all of them when `final`). */
+  /** Reports the seconds that ended more than a second before `nowMono` (all of them when `final`). */
   flush(nowMono: number, final = false): void {
     const current = this.secondOf(nowMono);
     // Sampled while the second runs: at a final flush the canons are already stopping.
     if (!final && current > this.reported) this.at(current).canons = this.opts.canons();
     // The second the run stopped in is reported only if something happened in it.
-    const last = final ? Math.max(current - 1, ...this.seconds.keys()) : current - 1;
+    // A second is reported one second after it ends, so iterations that start late (a busy loop)
+    // still count in the second they were due in.
+    const last = final ? Math.max(current - 1, ...this.seconds.keys()) : current - 1 - REPORT_GRACE_SECONDS;
     if (last <= this.reported) return;
     const loopDelay = this.loop.count > 0 ? Math.max(0, this.loop.percentile(99) / 1e6 - LOOP_RESOLUTION_MS) : 0;
     this.loop.reset();

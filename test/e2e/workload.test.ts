@@ -205,7 +205,7 @@ describe('open model: turrets leave and join', () => {
   after(() => target.close());
 
   test('three turrets at 300/s: one gets SIGTERM, one joins; the total stays on target, every iteration is stored', { timeout: 120_000 }, async () => {
-    const p = await workloadProject({ rate: 300, run_time: 12, min_turrets: 3, transaction_context: { url: target.url }, turrets: [{ name: 'nav', canons: 10, rampup: 0, script: 'v_user.ts' }] }, GET_SCRIPT);
+    const p = await workloadProject({ rate: 300, run_time: 16, min_turrets: 3, transaction_context: { url: target.url }, turrets: [{ name: 'nav', canons: 10, rampup: 0, script: 'v_user.ts' }] }, GET_SCRIPT);
     const config = turretConfigFile(p, 'nav');
     const hq = startOct(['run', p.dir, '--hq-only', '--no-progress', '--results-dir', p.results]);
     const turrets = ['a', 'b', 'c'].map((u) => startOct(['turret', '--config', config, '--uuid', `turret-${u}`]));
@@ -215,8 +215,13 @@ describe('open model: turrets leave and join', () => {
     const reached = (s: number) => async () => (await elapsed().catch(() => 0)) >= s;
     await until(reached(4), 60_000, '4 s into the test');
     turrets[0]!.child.kill('SIGTERM');
-    await until(reached(7), 60_000, '7 s into the test');
+    await until(reached(6), 60_000, '6 s into the test');
     const late = startOct(['turret', '--config', config, '--uuid', 'turret-d']);
+    // A turret process takes seconds to start on a busy machine; the test goes on once it fires.
+    const running = async () =>
+      ((await (await fetch(`http://127.0.0.1:${p.ports.http}/status`)).json()) as { turrets: Array<{ uuid: string; state: string }> }).turrets.some((t) => t.uuid === 'turret-d' && t.state === 'running');
+    await until(() => running().catch(() => false), 60_000, 'the late turret to run');
+    assert.ok((await elapsed()) < 15, 'the late turret joined with time left in the run');
     const hqDone = await hq.done;
     for (const t of [...turrets, late]) t.child.kill('SIGTERM');
     const exits = await Promise.all([...turrets, late].map((t) => t.done));
@@ -227,7 +232,7 @@ describe('open model: turrets leave and join', () => {
     const replans = s.load!.replans;
     assert.deepEqual(replans.map((r) => r.turrets), [3, 2, 3], JSON.stringify(replans));
     const changed = new Set(replans.slice(1).map((r) => Math.floor(r.at)));
-    for (const sec of s.load!.seconds.filter((x) => x.second >= 1 && x.second < 12 && !changed.has(x.second))) {
+    for (const sec of s.load!.seconds.filter((x) => x.second >= 1 && x.second < 16 && !changed.has(x.second))) {
       assert.ok(Math.abs(sec.started - 300) <= 6, `second ${sec.second}: ${sec.started} started of 300 (re-plans at ${[...changed]})`);
     }
     const started = s.load!.turrets.reduce((a, t) => a + t.started, 0);
