@@ -61,6 +61,6 @@ while (state === 'running') {
 const seconds = (performance.now() - t0) / 1000;
 await status('ready');
 clearInterval(heartbeat);
-process.stdout.write(JSON.stringify({ name, uuid, batches: seq, results: seq * batchSize, seconds }) + '\n');
+process.stdout.write(`${JSON.stringify({ name, uuid, batches: seq, results: seq * batchSize, seconds })}\n`);
 sub.close();
 push.close(); // linger lets the last frames out

@@ -40,7 +40,7 @@ function promClientPerResult(): (b: ResultBatch) => void {
       if (b.errorIndex[i]! >= 0) err.inc({ turret, series: 'all' });
       for (let k = 0; k < b.timerNames.length; k++) {
         const v = b.timers[k]![i]!;
-        if (v !== v) continue;
+        if (Number.isNaN(v)) continue;
         hist.observe({ series: b.timerNames[k]! }, v);
         tx.inc({ turret, series: b.timerNames[k]! });
       }

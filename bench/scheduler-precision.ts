@@ -298,7 +298,7 @@ export async function benchSchedulerPrecision(
       const p: RatePoint = { rate, oct, octAttempts: attempts.map((a) => a.achievedRatio), autocannon, sustained: attempts.some(sustainedBy) };
       points.push(p);
       log(
-        `  ${rate}/s: oct ${(oct.achievedRatio * 100).toFixed(1)}% (dropped ${(oct.droppedRatio * 100).toFixed(2)}%; attempts ${p.octAttempts.map((x) => (x * 100).toFixed(1) + '%').join(', ')}), ` +
+        `  ${rate}/s: oct ${(oct.achievedRatio * 100).toFixed(1)}% (dropped ${(oct.droppedRatio * 100).toFixed(2)}%; attempts ${p.octAttempts.map((x) => `${(x * 100).toFixed(1)}%`).join(', ')}), ` +
           `lag p99 median ${oct.lagP99MedianMs.toFixed(2)} ms max ${oct.lagP99MaxMs.toFixed(2)} ms, loop delay p99 ${oct.loopDelayP99MedianMs.toFixed(1)} ms; ` +
           `autocannon ${(autocannon.achievedRatio * 100).toFixed(1)}%, latency p99 ${autocannon.latencyP99Ms} ms (oct ${oct.serviceP99Ms.toFixed(2)} ms)${p.sustained ? '' : ' — not sustained'}`,
       );
@@ -362,7 +362,7 @@ export function formatSchedulerPrecision(r: SchedulerPrecision): string {
     const o = p.oct;
     const a = p.autocannon;
     lines.push(
-      `| ${p.rate.toLocaleString('en-US')}/s | ${f(o.achievedRatio * 100)}% (${p.octAttempts.map((x) => f(x * 100) + '%').join(', ')}) | ${f(o.droppedRatio * 100, 2)}% | ${f(o.lagP99MedianMs, 2)} / ${f(o.lagP99MaxMs, 2)} | ${f(o.lagMaxMs, 1)} | ${f(o.loopDelayP99MedianMs, 1)} | ${f(o.serviceP99Ms, 2)} / ${f(o.serviceP99MedianMs, 2)} | ${f(o.intendedP99Ms, 2)} | ${f(a.achievedRatio * 100)}% | ${a.latencyP99Ms} | ${f(o.steady.achievedRatio * 100)}%, ${f(o.steady.droppedRatio * 100, 2)}%, ${f(o.steady.lagP99MedianMs, 2)} / ${f(o.steady.lagP99MaxMs, 2)} |`,
+      `| ${p.rate.toLocaleString('en-US')}/s | ${f(o.achievedRatio * 100)}% (${p.octAttempts.map((x) => `${f(x * 100)}%`).join(', ')}) | ${f(o.droppedRatio * 100, 2)}% | ${f(o.lagP99MedianMs, 2)} / ${f(o.lagP99MaxMs, 2)} | ${f(o.lagMaxMs, 1)} | ${f(o.loopDelayP99MedianMs, 1)} | ${f(o.serviceP99Ms, 2)} / ${f(o.serviceP99MedianMs, 2)} | ${f(o.intendedP99Ms, 2)} | ${f(a.achievedRatio * 100)}% | ${a.latencyP99Ms} | ${f(o.steady.achievedRatio * 100)}%, ${f(o.steady.droppedRatio * 100, 2)}%, ${f(o.steady.lagP99MedianMs, 2)} / ${f(o.steady.lagP99MaxMs, 2)} |`,
     );
   }
   lines.push(`highest sustained ${r.highestSustained ?? 'none'}/s, lowest failed ${r.lowestFailed ?? 'none'}/s; search ended: ${r.searchEnd}; ${f(r.wallSeconds, 0)} s`);

@@ -25,7 +25,7 @@ function describe(row: ResultRow): string {
 
 export async function checkScript(opts: CheckOptions): Promise<number> {
   const { out } = opts;
-  let Transaction;
+  let Transaction: Awaited<ReturnType<typeof loadTransactionClass>>;
   try {
     Transaction = await loadTransactionClass(opts.script);
   } catch (err) {

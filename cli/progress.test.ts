@@ -73,7 +73,7 @@ test('progress_bar false on a terminal still gives plain lines', () => {
   const p = createProgress({ enabled: true, bar: false, out, runTime: 30, clock: manualClock() });
   p.update(snap());
   p.stop();
-  assert.equal(out.text, formatProgressLine(snap()) + '\n');
+  assert.equal(out.text, `${formatProgressLine(snap())}\n`);
 });
 
 test('disabled writes nothing', () => {

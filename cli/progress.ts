@@ -78,7 +78,7 @@ class PlainProgress implements ProgressDisplay {
   update(p: ProgressSnapshot): void {
     const now = this.clock.monotonic();
     if (p.state !== this.lastState || now - this.lastPrintMs >= this.everyMs) {
-      this.out.write(formatProgressLine(p) + '\n');
+      this.out.write(`${formatProgressLine(p)}\n`);
       this.lastPrintMs = now;
       this.lastState = p.state;
       this.pending = null;
@@ -88,7 +88,7 @@ class PlainProgress implements ProgressDisplay {
   }
 
   stop(): void {
-    if (this.pending) this.out.write(formatProgressLine(this.pending) + '\n');
+    if (this.pending) this.out.write(`${formatProgressLine(this.pending)}\n`);
     this.pending = null;
   }
 }

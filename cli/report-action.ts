@@ -20,7 +20,7 @@ export interface ReportActionOptions {
 }
 
 export async function reportAction(opts: ReportActionOptions): Promise<number> {
-  let source;
+  let source: Awaited<ReturnType<typeof openResults>>;
   try {
     source = await openResults(opts);
   } catch (err) {
@@ -31,7 +31,7 @@ export async function reportAction(opts: ReportActionOptions): Promise<number> {
     throw err;
   }
   try {
-    let run;
+    let run: Awaited<ReturnType<typeof pickRun>>;
     try {
       run = await pickRun(source.store, opts.runId);
     } catch (err) {

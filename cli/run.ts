@@ -3,7 +3,7 @@
 // exit code. No business logic lives here.
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { type Logger } from '../common/log.ts';
+import type { Logger } from '../common/log.ts';
 import { Hq, type RunOutcome } from '../hq/hq.ts';
 import { startHttpServer } from '../hq/http-server.ts';
 import { metricsRoute } from '../hq/metrics.ts';

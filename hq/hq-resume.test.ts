@@ -4,7 +4,6 @@ import { test } from 'node:test';
 import { Hq } from './hq.ts';
 import { hqFixture } from '../test/support/hq-fixture.ts';
 import { FakeTurret } from '../test/support/fake-turret.ts';
-import { until } from '../test/support/until.ts';
 
 const fx = hqFixture();
 const { log, options, storedRows } = fx;

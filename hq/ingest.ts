@@ -64,7 +64,7 @@ export class Ingest {
       case 'load': {
         // Only a turret that announced itself may describe its load; anyone else is a forger.
         const entry = this.d.registry.get(msg.report.uuid);
-        if (!entry || !entry.oct) this.onMalformed('bad_field', `load report from an unknown turret ${msg.report.uuid.slice(0, 64)}`);
+        if (!entry?.oct) this.onMalformed('bad_field', `load report from an unknown turret ${msg.report.uuid.slice(0, 64)}`);
         else this.d.onLoad?.(entry, msg.report);
         return;
       }

@@ -198,7 +198,7 @@ export class HqMetrics implements HqMetricsHooks {
       let errs = 0;
       for (let i = 0; i < n; i++) {
         const v = col[i]!;
-        if (v !== v) continue; // NaN: timer not set in this iteration
+        if (Number.isNaN(v)) continue; // NaN: timer not set in this iteration
         let b = 0;
         while (b < nb && v > bounds[b]!) b++;
         counts[b]!++;

@@ -22,7 +22,7 @@ export function observerMessage(batch: ResultBatch, turretName: string | null): 
     const custom: Record<string, number> = {};
     for (let k = 0; k < batch.timerNames.length; k++) {
       const v = batch.timers[k]![i]!;
-      if (v === v) custom[batch.timerNames[k]!] = v;
+      if (!Number.isNaN(v)) custom[batch.timerNames[k]!] = v;
     }
     const e = batch.errorIndex[i]!;
     results[i] = {

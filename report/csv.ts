@@ -40,7 +40,7 @@ export async function writeResultsCsv(sql: SqlDriver, runId: number, out: Writab
   const d = opts.delimiter ?? ';';
   const timers = await timerNames(sql, runId);
   const header = ['elapsed', 'epoch', 'turret_name', 'scriptrun_time', 'error', ...timers];
-  await write(out, header.map((h) => csvField(h, d)).join(d) + '\n');
+  await write(out, `${header.map((h) => csvField(h, d)).join(d)}\n`);
   const [{ blocks } = { blocks: 0 }] = await sql.query<{ blocks: number }>(
     `SELECT (pg_relation_size('results') / current_setting('block_size')::int)::int AS blocks`,
   );
@@ -59,7 +59,7 @@ export async function writeResultsCsv(sql: SqlDriver, runId: number, out: Writab
       lines.push(cells.map((c) => csvField(c, d)).join(d));
     }
     rows += slice.length;
-    await write(out, lines.join('\n') + '\n');
+    await write(out, `${lines.join('\n')}\n`);
   }
   return rows;
 }

@@ -88,7 +88,7 @@ export async function generateReport(opts: GenerateReportOptions): Promise<Gener
   writeFileSync(htmlPath, html);
   if (opts.saveArtifact ?? true) await store.saveArtifact(runId, 'results.html', Buffer.from(html));
   summary.report.seconds = (performance.now() - started) / 1000;
-  writeFileSync(summaryPath, JSON.stringify(summary, null, 2) + '\n');
+  writeFileSync(summaryPath, `${JSON.stringify(summary, null, 2)}\n`);
   if (opts.saveArtifact ?? true) await store.saveArtifact(runId, 'summary.json', Buffer.from(JSON.stringify(summary)));
   log.info('report written', { html: htmlPath, template, seconds: summary.report.seconds.toFixed(3) });
   return { htmlPath, summaryPath, summary, thresholds: verdict, validity };

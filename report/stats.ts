@@ -243,7 +243,7 @@ function displayHistogram(counts: Map<number, number>): HistogramBucket[] {
   const lo = Math.min(...keys);
   const hi = Math.max(...keys);
   const merge = Math.max(1, Math.ceil((hi - lo + 1) / DISPLAY_BUCKETS));
-  const edge = (hb: number) => HB_FLOOR * Math.pow(2, hb / HB_PER_OCTAVE);
+  const edge = (hb: number) => HB_FLOOR * 2 ** (hb / HB_PER_OCTAVE);
   const out: HistogramBucket[] = [];
   for (let start = lo; start <= hi; start += merge) {
     let count = 0;

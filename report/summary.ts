@@ -131,8 +131,8 @@ export function printSummary(summary: Summary, write: (text: string) => void): v
   ];
   if (summary.report.seconds !== null) lines.push(`Report generated in ${summary.report.seconds.toFixed(3)} seconds`);
   if (summary.report.html) lines.push(`created: ${summary.report.html}`);
-  write(lines.join('\n') + '\n');
-  if (summary.thresholds.results.length) write('\n' + formatThresholdsTable(summary.thresholds));
+  write(`${lines.join('\n')}\n`);
+  if (summary.thresholds.results.length) write(`\n${formatThresholdsTable(summary.thresholds)}`);
   const v = summary.validity;
   if (v.judged) {
     const rate = v.achievedRate === null ? '' : `, ${v.achievedRate.toFixed(1)} started/s`;

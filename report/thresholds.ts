@@ -196,9 +196,9 @@ export function formatThresholdsTable(verdict: ThresholdVerdict): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
   const failed = verdict.results.filter((r) => !r.passed).length;
-  return [
+  return `${[
     line(head),
     ...rows.map(line),
     failed ? `thresholds: ${failed} of ${verdict.results.length} failed` : `thresholds: all ${verdict.results.length} passed`,
-  ].join('\n') + '\n';
+  ].join('\n')}\n`;
 }

@@ -43,7 +43,7 @@ export function* resultsCopyPieces(runId: number, batches: readonly ResultBatch[
     const prefix = `${run}\t${copyValue(b.turretUuid)}\t${copyValue(b.turretName)}\t`;
     const errors = b.errors.map((e) => copyValue(e));
     // Keys are JSON-quoted then COPY-escaped once per batch, not per row.
-    const keys = b.timerNames.map((n) => escapeCopyText(JSON.stringify(storableText(n)) + ':'));
+    const keys = b.timerNames.map((n) => escapeCopyText(`${JSON.stringify(storableText(n))}:`));
     const nTimers = keys.length;
     for (let i = 0; i < b.count; i++) {
       const e = b.errorIndex[i]!;
@@ -55,7 +55,7 @@ export function* resultsCopyPieces(runId: number, batches: readonly ResultBatch[
           if (!Number.isFinite(v)) continue;
           json += (json ? ',' : '{') + keys[k] + v;
         }
-        if (json) timers = json + '}';
+        if (json) timers = `${json}}`;
       }
       out += `${prefix}${b.elapsed[i]}\t${b.epoch[i]}\t${b.scriptrunTime[i]}\t${e < 0 ? '\\N' : (errors[e] ?? '\\N')}\t${timers}\n`;
       if (++rows >= pieceRows) {
@@ -123,7 +123,7 @@ export function resultsCopyBinary(runId: number, batches: readonly ResultBatch[]
     const uuid = utf8(b.turretUuid);
     const name = utf8(b.turretName);
     const errors = b.errors.map(utf8);
-    const keys = b.timerNames.map((n) => JSON.stringify(storableText(n)) + ':');
+    const keys = b.timerNames.map((n) => `${JSON.stringify(storableText(n))}:`);
     const nTimers = keys.length;
     const fixed = 2 + 12 + 8 + (uuid?.length ?? 0) + (name?.length ?? 0) + 36 + 4 + 4;
     for (let i = 0; i < b.count; i++) {

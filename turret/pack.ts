@@ -80,8 +80,8 @@ export async function packTurrets(projectDir: string, opts: PackOptions): Promis
   for (const { turret, files } of plans) {
     const staging = mkdtempSync(join(tmpdir(), 'oct-pack-'));
     try {
-      writeFileSync(join(staging, 'config.json'), JSON.stringify(turretConfigJson(config, turret), null, 2) + '\n');
-      writeFileSync(join(staging, 'package.json'), JSON.stringify(turretPackageJson(config, turret.name), null, 2) + '\n');
+      writeFileSync(join(staging, 'config.json'), `${JSON.stringify(turretConfigJson(config, turret), null, 2)}\n`);
+      writeFileSync(join(staging, 'package.json'), `${JSON.stringify(turretPackageJson(config, turret.name), null, 2)}\n`);
       const entries = ['config.json', 'package.json'];
       for (const f of new Set(files)) {
         mkdirSync(dirname(join(staging, f)), { recursive: true });

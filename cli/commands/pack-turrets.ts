@@ -19,6 +19,6 @@ export const packTurretsCommand: CommandModule<object, Args> = {
       .epilog('Set hq_address (and publish_port/rc_port) in config.json to where the HQ will listen before packing, or override them with `oct turret --hq-address …`.'),
   handler: async (args) => {
     const { packTurrets } = await import('../../turret/pack.ts');
-    await packTurrets(args.project, { outDir: resolve(args.out), print: (line) => process.stdout.write(line + '\n') });
+    await packTurrets(args.project, { outDir: resolve(args.out), print: (line) => process.stdout.write(`${line}\n`) });
   },
 };

@@ -34,7 +34,7 @@ export const resultsToCsvCommand: CommandModule<object, Args> = {
       .example('$0 results-to-csv --database-url postgres://oct@db/oct --run 7 --delimiter , > r7.csv', 'Comma-separated, to stdout'),
   handler: async (args) => {
     const log = loggerFromArgs(args);
-    let source;
+    let source: Awaited<ReturnType<typeof openResults>>;
     try {
       source = await openResults({ resultsDir: args['results-dir'], databaseUrl: args['database-url'], log });
     } catch (err) {

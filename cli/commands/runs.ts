@@ -27,7 +27,7 @@ export const runsCommand: CommandModule<object, Args> = {
       .example('$0 runs --database-url postgres://oct@db/oct', 'Runs on a Postgres server, newest last')
       .example('$0 runs demo/results/results_2025.01.02_10.00.00 --json', 'As JSON'),
   handler: async (args) => {
-    let source;
+    let source: Awaited<ReturnType<typeof openResults>>;
     try {
       source = await openResults({ resultsDir: args['results-dir'], databaseUrl: args['database-url'], log: loggerFromArgs(args) });
     } catch (err) {
@@ -45,14 +45,14 @@ export const runsCommand: CommandModule<object, Args> = {
       );
       if (args.json) {
         const out = runs.map((r) => ({ id: r.id, name: r.name, state: r.state, createdAt: r.createdAt, startedAt: r.startedAt, endedAt: r.endedAt, results: Number(counts.get(r.id)?.n ?? 0), errors: Number(counts.get(r.id)?.errors ?? 0), error: r.error }));
-        process.stdout.write(JSON.stringify(out, null, 2) + '\n');
+        process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
       } else if (!runs.length) {
         process.stdout.write(`no runs in ${source.store.location}\n`);
       } else {
         const rows = runs.map((r) => [String(r.id), r.name, r.state, when(r.startedAt), when(r.endedAt), String(counts.get(r.id)?.n ?? 0), String(counts.get(r.id)?.errors ?? 0)]);
         const head = ['id', 'name', 'state', 'started', 'ended', 'results', 'errors'];
         const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-        for (const r of [head, ...rows]) process.stdout.write(r.map((c, i) => (i === 0 || i >= 5 ? c.padStart(w[i]!) : c.padEnd(w[i]!))).join('  ').trimEnd() + '\n');
+        for (const r of [head, ...rows]) process.stdout.write(`${r.map((c, i) => (i === 0 || i >= 5 ? c.padStart(w[i]!) : c.padEnd(w[i]!))).join('  ').trimEnd()}\n`);
       }
       process.exitCode = ExitCode.OK;
     } finally {

@@ -24,7 +24,7 @@ export function formatStatus(release: string, namespace: string, hq: HqStatus | 
   lines.push(`  ${'NAME'.padEnd(w)}  ${'COMPONENT'.padEnd(10)} READY  ${'STATUS'.padEnd(11)} RESTARTS`);
   for (const p of pods) lines.push(`  ${p.name.padEnd(w)}  ${(p.turret ? `turret/${p.turret}` : p.component).padEnd(10)} ${p.ready.padEnd(6)} ${p.phase.padEnd(11)} ${p.restarts}`);
   if (!pods.length) lines.push('  (none)');
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 export const statusCommand: CommandModule<object, K8sArgs & { json: boolean }> = {
@@ -44,6 +44,6 @@ export const statusCommand: CommandModule<object, K8sArgs & { json: boolean }> =
       } catch (err) {
         hq = (err as Error).message;
       }
-      process.stdout.write(a.json ? JSON.stringify({ hq, pods }, null, 2) + '\n' : formatStatus(a.release, kube.namespace, hq, pods));
+      process.stdout.write(a.json ? `${JSON.stringify({ hq, pods }, null, 2)}\n` : formatStatus(a.release, kube.namespace, hq, pods));
     }),
 };

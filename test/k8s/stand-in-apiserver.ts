@@ -80,7 +80,7 @@ export async function startStandIn(): Promise<StandIn> {
       const [svc, port] = name.split(':');
       const handler = proxy.get(`${svc}:${port}`);
       if (!handler || !store.has(`services/${ns}/${svc}`)) return status(res, 404, 'NotFound', `services "${svc}" not found`);
-      const r = handler('/' + sub.slice('proxy/'.length) + u.search);
+      const r = handler(`/${sub.slice('proxy/'.length)}${u.search}`);
       res.writeHead(r.status, { 'content-type': r.type ?? 'application/json' });
       return res.end(r.body);
     }
@@ -103,7 +103,7 @@ export async function startStandIn(): Promise<StandIn> {
       const text = logs.get(name!) ?? '';
       const tail = Number(u.searchParams.get('tailLines') ?? 0);
       res.writeHead(200, { 'content-type': 'text/plain' });
-      return res.end(tail ? text.split('\n').filter(Boolean).slice(-tail).join('\n') + '\n' : text);
+      return res.end(tail ? `${text.split('\n').filter(Boolean).slice(-tail).join('\n')}\n` : text);
     }
     if (!sub && req.method === 'GET') return json(res, obj);
     if (!sub && req.method === 'DELETE') {

@@ -62,7 +62,7 @@ export function resultsCopyText(runId: number, rows: Iterable<GenResult>): strin
       ].join('\t'),
     );
   }
-  return out.length ? out.join('\n') + '\n' : '';
+  return out.length ? `${out.join('\n')}\n` : '';
 }
 
 export const RESULTS_COPY = 'COPY results (run_id, turret_uuid, turret_name, elapsed, epoch, scriptrun_time, error, custom_timers) FROM STDIN';

@@ -7,7 +7,7 @@ import type { Store } from '../../store/types.ts';
  * blocks, writes run one at a time. Not a replacement for the real writer (no spill, no bound).
  */
 export function simpleSink(store: Store, runId: number): ResultSink {
-  let queue: ResultBatch[] = [];
+  const queue: ResultBatch[] = [];
   let written = 0;
   let running: Promise<void> | null = null;
   const pump = async (): Promise<void> => {
