@@ -1,27 +1,55 @@
 #!/usr/bin/env node
-// The test command: type-check, start one throwaway Postgres for the whole run, then run every
-// *.test.ts with node's test runner (through tsx). Extra arguments are passed to node --test
-// (e.g. `npm test -- --test-name-pattern=legacy`) or name test files to run instead of all.
+// The test command: type-check, lint and format check, start one throwaway Postgres for the whole
+// run, then run every *.test.ts with node's test runner (through tsx). Extra arguments are passed
+// to node --test (e.g. `npm test -- --test-name-pattern=legacy`) or name test files to run instead
+// of all. `--unit` (npm run test:unit) runs only the quick tier below, without Postgres.
 import { execFileSync, spawn } from 'node:child_process';
 import { startCluster } from './pg-cluster.mjs';
 
+// The quick tier for the edit-test loop: tests that start no server, no child process and no
+// database (about 30 s on 2 cores). A new test of that kind belongs here too.
+const QUICK = [
+  'cli/progress.test.ts',
+  'deploy/values.test.ts',
+  'hq/http-server.test.ts',
+  'hq/live-stats.test.ts',
+  'hq/load-planner.test.ts',
+  'hq/observer-publisher.test.ts',
+  'hq/sequence-tracker.test.ts',
+  'hq/turret-registry.test.ts',
+  'protocol/config.test.ts',
+  'protocol/incoming.test.ts',
+  'protocol/load-plan.test.ts',
+  'protocol/orders.test.ts',
+  'report/thresholds.test.ts',
+  'store/spill-file.test.ts',
+  'test/architecture.test.ts',
+  'turret/backpressure.test.ts',
+  'turret/http-client.test.ts',
+];
+
 const args = process.argv.slice(2);
+const unit = args.includes('--unit');
 const files = args.filter((a) => a.endsWith('.ts'));
-const flags = args.filter((a) => !a.endsWith('.ts'));
+const flags = args.filter((a) => !a.endsWith('.ts') && a !== '--unit');
 
 if (!files.length) {
   console.log('type-checking…');
   execFileSync('npx', ['tsc', '--noEmit', '-p', '.'], { stdio: 'inherit' });
+  console.log('lint and format check…');
+  execFileSync('npx', ['biome', 'ci', '.'], { stdio: 'inherit' });
 }
 const testFiles = files.length
   ? files
-  : execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '*.test.ts'], { encoding: 'utf8' })
-      .split('\n')
-      .filter(Boolean)
-      .sort();
+  : unit
+    ? QUICK
+    : execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '*.test.ts'], { encoding: 'utf8' })
+        .split('\n')
+        .filter(Boolean)
+        .sort();
 
 let cluster = null;
-if (!process.env.OCT_TEST_DATABASE_URL) {
+if (!process.env.OCT_TEST_DATABASE_URL && !unit) {
   cluster = await startCluster();
   process.env.OCT_TEST_DATABASE_URL = cluster.url;
 }
