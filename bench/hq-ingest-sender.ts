@@ -20,13 +20,15 @@ push.connect(`tcp://127.0.0.1:${resultsPort}`);
 
 const b = new ResultBatchBuilder();
 const epoch = Date.now() / 1000;
-for (let i = 0; i < batchSize; i++) b.add({ elapsed: i / 1000, epoch, scriptrunTime: 0.001 + (i % 50) / 10_000, error: i % 100 === 0 ? 'HTTP 500' : null, customTimers: {} });
+for (let i = 0; i < batchSize; i++)
+  b.add({ elapsed: i / 1000, epoch, scriptrunTime: 0.001 + (i % 50) / 10_000, error: i % 100 === 0 ? 'HTTP 500' : null, customTimers: {} });
 const batch = b.build({ turretUuid: uuid, turretName: name!, seq: 0 });
 const [, payload] = encodeBinaryBatch(batch, { uuid, turret: name!, seq: 0 });
 
 let seq = 0;
 let state: 'ready' | 'running' | 'stopping' = 'ready';
-const status = (s: 'ready' | 'running') => push.send(encodeStatus({ uuid, name: name!, status: s, canons: 1, rampup: 0, script: 'bench', lastSeq: seq, canonsRunning: s === 'running' ? 1 : 0 }));
+const status = (s: 'ready' | 'running') =>
+  push.send(encodeStatus({ uuid, name: name!, status: s, canons: 1, rampup: 0, script: 'bench', lastSeq: seq, canonsRunning: s === 'running' ? 1 : 0 }));
 
 async function readOrders(): Promise<void> {
   for await (const [frame] of sub) {

@@ -45,11 +45,17 @@ export interface HqIngestResult {
   longestStallSeconds: number;
 }
 
-export async function benchHqIngest(opts: {
-  senders?: number; seconds?: number; batchSize?: number; databaseUrl?: string; simpleSink?: boolean;
-  /** 'stream' (default): the ResultWriter keeps a COPY open; 'chunks': a COPY per chunk (the older path). */
-  writer?: 'stream' | 'chunks';
-} = {}): Promise<HqIngestResult> {
+export async function benchHqIngest(
+  opts: {
+    senders?: number;
+    seconds?: number;
+    batchSize?: number;
+    databaseUrl?: string;
+    simpleSink?: boolean;
+    /** 'stream' (default): the ResultWriter keeps a COPY open; 'chunks': a COPY per chunk (the older path). */
+    writer?: 'stream' | 'chunks';
+  } = {},
+): Promise<HqIngestResult> {
   const senders = opts.senders ?? 2;
   const seconds = opts.seconds ?? 5;
   const batchSize = opts.batchSize ?? 2000;
@@ -92,14 +98,35 @@ export async function benchHqIngest(opts: {
           lastMoveMono = now;
         } else if (lastMoveMono) longestStall = Math.max(longestStall, (now - lastMoveMono) / 1000);
         maxQueued = Math.max(maxQueued, hq.status().writer.queuedRows);
-        if (process.env.OCT_BENCH_VERBOSE) console.error(JSON.stringify({ state: p.state, t: p.elapsedSeconds.toFixed(1), tx: p.transactions, rate: Math.round(p.ratePerSecond), writer: hq.status().writer }));
+        if (process.env.OCT_BENCH_VERBOSE)
+          console.error(
+            JSON.stringify({
+              state: p.state,
+              t: p.elapsedSeconds.toFixed(1),
+              tx: p.transactions,
+              rate: Math.round(p.ratePerSecond),
+              writer: hq.status().writer,
+            }),
+          );
       },
     });
     const children = Array.from({ length: senders }, (_, i) =>
-      spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'hq-ingest-sender.ts'), String(hq.endpoints.publishPort), String(hq.endpoints.resultsPort), `sender-${i}`, String(batchSize)], {
-        stdio: ['ignore', 'pipe', 'inherit'],
-        cwd: ROOT,
-      }),
+      spawn(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          join(ROOT, 'bench', 'hq-ingest-sender.ts'),
+          String(hq.endpoints.publishPort),
+          String(hq.endpoints.resultsPort),
+          `sender-${i}`,
+          String(batchSize),
+        ],
+        {
+          stdio: ['ignore', 'pipe', 'inherit'],
+          cwd: ROOT,
+        },
+      ),
     );
     const reports = children.map(
       (c) =>
@@ -159,7 +186,10 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1
     return i > 0 ? Number(process.argv[i + 1]) : dflt;
   };
   const r = await benchHqIngest({
-    senders: arg('senders', 2), seconds: arg('seconds', 5), batchSize: arg('batch', 2000), simpleSink: process.argv.includes('--simple-sink'),
+    senders: arg('senders', 2),
+    seconds: arg('seconds', 5),
+    batchSize: arg('batch', 2000),
+    simpleSink: process.argv.includes('--simple-sink'),
     writer: process.argv.includes('--chunks') ? 'chunks' : 'stream',
   });
   console.log(formatHqIngest(r));

@@ -7,7 +7,6 @@ import { freePort } from '../test/support/processes.ts';
 
 export { freePort };
 
-
 export interface Nginx {
   url: string;
   stop(): Promise<void>;

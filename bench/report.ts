@@ -58,11 +58,19 @@ export async function benchReport(opts: { url: string; rows?: number }): Promise
     const insertSeconds = (performance.now() - t0) / 1000;
     // The report runs in a fresh process, so its peak RSS is the report's own, not the generator's.
     const child = await new Promise<string>((resolve, reject) =>
-      execFile(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--report-run', String(run.id), '--url', opts.url, '--out', out], (err, stdout, stderr) =>
-        err ? reject(new Error(`report process failed: ${stderr}`)) : resolve(stdout),
+      execFile(
+        process.execPath,
+        ['--import', 'tsx', fileURLToPath(import.meta.url), '--report-run', String(run.id), '--url', opts.url, '--out', out],
+        (err, stdout, stderr) => (err ? reject(new Error(`report process failed: ${stderr}`)) : resolve(stdout)),
       ),
     );
-    const r = JSON.parse(child.trim().split('\n').pop()!) as { seconds: number; transactions: number; peakRssMb: number; rssBeforeMb: number; htmlBytes: number };
+    const r = JSON.parse(child.trim().split('\n').pop()!) as {
+      seconds: number;
+      transactions: number;
+      peakRssMb: number;
+      rssBeforeMb: number;
+      htmlBytes: number;
+    };
     if (r.transactions !== total) throw new Error(`report counted ${r.transactions}, expected ${total}`);
     return { rows: total, insertSeconds, reportSeconds: r.seconds, peakRssMb: r.peakRssMb, rssBeforeReportMb: r.rssBeforeMb, htmlBytes: r.htmlBytes };
   } finally {
@@ -82,7 +90,13 @@ async function reportOnly(url: string, runId: number, outDir: string): Promise<v
     const report = await generateReport({ store, runId, outDir, config, log });
     const seconds = (performance.now() - t) / 1000;
     console.log(
-      JSON.stringify({ seconds, transactions: report.summary.totals.transactions, peakRssMb: process.resourceUsage().maxRSS / 1024, rssBeforeMb, htmlBytes: statSync(report.htmlPath).size }),
+      JSON.stringify({
+        seconds,
+        transactions: report.summary.totals.transactions,
+        peakRssMb: process.resourceUsage().maxRSS / 1024,
+        rssBeforeMb,
+        htmlBytes: statSync(report.htmlPath).size,
+      }),
     );
   } finally {
     await store.close();

@@ -32,13 +32,21 @@ try {
     console.log('== HQ ingest: 2 sender processes at full speed → one HQ → Postgres');
     const r = await benchHqIngest({ senders: 2, seconds: 5, batchSize: 2000, databaseUrl: await freshDatabase() });
     console.log(formatHqIngest(r));
-    rows.push(['HQ ingest into Postgres (stored/s, nothing lost)', `${fmt(r.storedPerSecond)}/s`, `sent ${fmt(r.sent)}, stored ${fmt(r.stored)}, lost ${r.lost}; received ${fmt(r.receivedPerSecond)}/s`]);
+    rows.push([
+      'HQ ingest into Postgres (stored/s, nothing lost)',
+      `${fmt(r.storedPerSecond)}/s`,
+      `sent ${fmt(r.sent)}, stored ${fmt(r.stored)}, lost ${r.lost}; received ${fmt(r.receivedPerSecond)}/s`,
+    ]);
   }
   if (want('turret')) {
     console.log('== Turret efficiency: one turret, 50 canons, HTTP GET vs autocannon -c 50, same core, same nginx');
     const r = await benchTurretEfficiency({ seconds: 5, connections: 50, rounds: 3 });
     console.log(r);
-    rows.push(['Turret HTTP GET rate / autocannon (one core)', `${fmt(r.ratio * 100)}%`, `turret ${fmt(r.turretRps)}/s, autocannon ${fmt(r.autocannonRps)}/s (medians of ${r.rounds} rounds, ratios ${r.ratios.map((x) => x.toFixed(2)).join(', ')})`]);
+    rows.push([
+      'Turret HTTP GET rate / autocannon (one core)',
+      `${fmt(r.ratio * 100)}%`,
+      `turret ${fmt(r.turretRps)}/s, autocannon ${fmt(r.autocannonRps)}/s (medians of ${r.rounds} rounds, ratios ${r.ratios.map((x) => x.toFixed(2)).join(', ')})`,
+    ]);
   }
   if (want('scheduler')) {
     console.log('== Open-model scheduler precision: one turret on one core at 1,000/s, 10,000/s and the highest it sustains, vs autocannon --overallRate');
@@ -52,13 +60,21 @@ try {
         `lag p99 worst second ${fmt(p.oct.lagP99MaxMs, 2)} ms, dropped ${fmt(p.oct.droppedRatio * 100, 2)}%, request p99 ${fmt(p.oct.serviceP99Ms, 2)} ms (median of seconds ${fmt(p.oct.serviceP99MedianMs, 2)} ms), attempts ${p.octAttempts.map((x) => `${fmt(x * 100, 1)}%`).join(', ')}; autocannon --overallRate ${fmt(p.autocannon.achievedRatio * 100, 1)}%, p99 ${fmt(p.autocannon.latencyP99Ms, 2)} ms`,
       ]);
     }
-    rows.push(['Open model: highest sustained rate, one core', `${r.highestSustained === null ? 'none' : `${fmt(r.highestSustained)}/s`}`, `lowest not sustained ${r.lowestFailed === null ? 'none tried' : `${fmt(r.lowestFailed)}/s`}; search ended: ${r.searchEnd}`]);
+    rows.push([
+      'Open model: highest sustained rate, one core',
+      `${r.highestSustained === null ? 'none' : `${fmt(r.highestSustained)}/s`}`,
+      `lowest not sustained ${r.lowestFailed === null ? 'none tried' : `${fmt(r.lowestFailed)}/s`}; search ended: ${r.searchEnd}`,
+    ]);
   }
   if (want('report')) {
     console.log('== Report over 1,000,000 stored results');
     const r = await benchReport({ url: await freshDatabase(), rows: 1_000_000 });
     console.log(r);
-    rows.push(['Report over 1,000,000 results', `${fmt(r.reportSeconds, 2)} s`, `peak RSS ${fmt(r.peakRssMb)} MB (before the report ${fmt(r.rssBeforeReportMb)} MB); HTML ${fmt(r.htmlBytes / 1024)} KiB`]);
+    rows.push([
+      'Report over 1,000,000 results',
+      `${fmt(r.reportSeconds, 2)} s`,
+      `peak RSS ${fmt(r.peakRssMb)} MB (before the report ${fmt(r.rssBeforeReportMb)} MB); HTML ${fmt(r.htmlBytes / 1024)} KiB`,
+    ]);
   }
   if (want('store')) {
     console.log('== Result writer alone, 200k rows: Postgres server and embedded (PGlite)');
@@ -66,7 +82,11 @@ try {
     const e = await benchStoreIngest({ rows: 200_000 });
     console.log(p, e);
     rows.push(['Result writer → Postgres server', `${fmt(p.rowsPerSec)}/s`, `HQ thread busy ${fmt(p.callerElu * 100)}%`]);
-    rows.push(['Result writer → embedded PGlite (worker thread)', `${fmt(e.rowsPerSec)}/s`, `HQ thread busy ${fmt(e.callerElu * 100)}%; open ${fmt(e.openMs)} ms`]);
+    rows.push([
+      'Result writer → embedded PGlite (worker thread)',
+      `${fmt(e.rowsPerSec)}/s`,
+      `HQ thread busy ${fmt(e.callerElu * 100)}%; open ${fmt(e.openMs)} ms`,
+    ]);
   }
 } finally {
   cluster.stop();

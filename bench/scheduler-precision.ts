@@ -85,7 +85,16 @@ export interface WindowFigures {
   lagP99MaxMs: number;
 }
 
-type LoadSecond = { second: number; target: number; started: number; dropped: number; lagP99Ms: number; lagMaxMs: number; loopDelayP99Ms: number; canons: number };
+type LoadSecond = {
+  second: number;
+  target: number;
+  started: number;
+  dropped: number;
+  lagP99Ms: number;
+  lagMaxMs: number;
+  loopDelayP99Ms: number;
+  canons: number;
+};
 
 /** Achieved/target, dropped share and schedule lag p99 (median and worst) over some seconds. */
 export function windowFigures(seconds: LoadSecond[]): WindowFigures {
@@ -236,7 +245,9 @@ async function octAt(url: string, rate: number, runTime: number, maxCanons: numb
       lagMaxMs: Math.max(...judged.map((s) => s.lagMaxMs)),
       loopDelayP99MedianMs: median(judged.map((s) => s.loopDelayP99Ms)),
       serviceP99Ms: p99Of('All transactions'),
-      serviceP99MedianMs: median((summary.series.find((s) => s.name === 'All transactions')?.bins ?? []).slice(1, -1).flatMap((b) => (b.p99 === null ? [] : [b.p99 * 1000]))),
+      serviceP99MedianMs: median(
+        (summary.series.find((s) => s.name === 'All transactions')?.bins ?? []).slice(1, -1).flatMap((b) => (b.p99 === null ? [] : [b.p99 * 1000])),
+      ),
       intendedP99Ms: p99Of(INTENDED_LATENCY_SERIES),
       errors: summary.totals.errors,
       canonsMax: Math.max(...all.map((s) => s.canons)),
@@ -365,7 +376,9 @@ export function formatSchedulerPrecision(r: SchedulerPrecision): string {
       `| ${p.rate.toLocaleString('en-US')}/s | ${f(o.achievedRatio * 100)}% (${p.octAttempts.map((x) => `${f(x * 100)}%`).join(', ')}) | ${f(o.droppedRatio * 100, 2)}% | ${f(o.lagP99MedianMs, 2)} / ${f(o.lagP99MaxMs, 2)} | ${f(o.lagMaxMs, 1)} | ${f(o.loopDelayP99MedianMs, 1)} | ${f(o.serviceP99Ms, 2)} / ${f(o.serviceP99MedianMs, 2)} | ${f(o.intendedP99Ms, 2)} | ${f(a.achievedRatio * 100)}% | ${a.latencyP99Ms} | ${f(o.steady.achievedRatio * 100)}%, ${f(o.steady.droppedRatio * 100, 2)}%, ${f(o.steady.lagP99MedianMs, 2)} / ${f(o.steady.lagP99MaxMs, 2)} |`,
     );
   }
-  lines.push(`highest sustained ${r.highestSustained ?? 'none'}/s, lowest failed ${r.lowestFailed ?? 'none'}/s; search ended: ${r.searchEnd}; ${f(r.wallSeconds, 0)} s`);
+  lines.push(
+    `highest sustained ${r.highestSustained ?? 'none'}/s, lowest failed ${r.lowestFailed ?? 'none'}/s; search ended: ${r.searchEnd}; ${f(r.wallSeconds, 0)} s`,
+  );
   return lines.join('\n');
 }
 

@@ -48,7 +48,9 @@ function makeBatches(rows: number, size: number): ResultBatch[] {
     const b = new ResultBatchBuilder();
     for (let i = start; i < Math.min(rows, start + size); i++) {
       b.add({
-        elapsed: i / 1000, epoch, scriptrunTime: 0.001 + (i % 50) / 10_000,
+        elapsed: i / 1000,
+        epoch,
+        scriptrunTime: 0.001 + (i % 50) / 10_000,
         error: i % 100 === 0 ? 'HTTP 500' : null,
         customTimers: i % 4 === 0 ? { login: 0.01 } : {},
       });

@@ -103,9 +103,21 @@ export class Transaction {
     const [pub, rc, http] = [await freePort(), await freePort(), await freePort()];
     writeFileSync(
       join(dir, 'config.json'),
-      JSON.stringify({ run_time: seconds, results_ts_interval: 1, progress_bar: false, publish_port: pub, rc_port: rc, http_port: http, min_turrets: 1, turrets: [{ name: 'bench', canons, rampup: 0, script: 'scripts/get.ts' }] }),
+      JSON.stringify({
+        run_time: seconds,
+        results_ts_interval: 1,
+        progress_bar: false,
+        publish_port: pub,
+        rc_port: rc,
+        http_port: http,
+        min_turrets: 1,
+        turrets: [{ name: 'bench', canons, rampup: 0, script: 'scripts/get.ts' }],
+      }),
     );
-    writeFileSync(join(dir, 'turret.json'), JSON.stringify({ name: 'bench', canons, rampup: 0, script: 'scripts/get.ts', hq_address: '127.0.0.1', hq_publisher: pub, hq_rc: rc }));
+    writeFileSync(
+      join(dir, 'turret.json'),
+      JSON.stringify({ name: 'bench', canons, rampup: 0, script: 'scripts/get.ts', hq_address: '127.0.0.1', hq_publisher: pub, hq_rc: rc }),
+    );
     const hq = collect(pinned(0, process.execPath, [OCT, 'run', dir, '--hq-only', '--no-progress', '--results-dir', join(dir, 'results')]));
     // OCT_BENCH_CPU_PROF=DIR: profile the turret process (start-up included; look at the run window).
     const prof = process.env.OCT_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.OCT_BENCH_CPU_PROF}`] : [];

@@ -6,7 +6,11 @@ import { HqMetrics } from '../hq/metrics.ts';
 import { ObserverPublisher, observerEndpoint, withObserver } from '../hq/observer-publisher.ts';
 import type { ProjectConfig } from '../protocol/config.ts';
 
-export async function hqObservers(config: ProjectConfig, bindHost: string, log: Logger): Promise<{ metrics: HqMetrics; hooks: HqMetricsHooks; close(): Promise<void> }> {
+export async function hqObservers(
+  config: ProjectConfig,
+  bindHost: string,
+  log: Logger,
+): Promise<{ metrics: HqMetrics; hooks: HqMetricsHooks; close(): Promise<void> }> {
   const metrics = new HqMetrics({ log: log.child('metrics') });
   if (config.external_publisher === undefined) return { metrics, hooks: metrics, close: async () => {} };
   const observer = await ObserverPublisher.bind({ endpoint: observerEndpoint(config.external_publisher, bindHost), log: log.child('observers') });

@@ -46,27 +46,48 @@ export async function runHq(opts: HqCommandOptions): Promise<number> {
   });
   if (!store) return ExitCode.TEST_NOT_RUN;
   const runs = await store.listRuns();
-  const done: RunInfo | undefined = runs.filter((r) => r.name === opts.runName && (r.state === 'finished' || r.state === 'failed')).sort((a, b) => b.id - a.id)[0];
+  const done: RunInfo | undefined = runs
+    .filter((r) => r.name === opts.runName && (r.state === 'finished' || r.state === 'failed'))
+    .sort((a, b) => b.id - a.id)[0];
   const unfinished = await store.findUnfinishedRun(opts.runName);
   let currentRunId: number | null = done && !unfinished ? done.id : null;
 
   const http = await startHttpServer({ host: '0.0.0.0', port: config.http_port, log: log.child('http') });
-  http.addRoute('/report', reportRoute(store, () => currentRunId, 'results.html', 'text/html; charset=utf-8'));
-  http.addRoute('/report/summary.json', reportRoute(store, () => currentRunId, 'summary.json', 'application/json'));
+  http.addRoute(
+    '/report',
+    reportRoute(store, () => currentRunId, 'results.html', 'text/html; charset=utf-8'),
+  );
+  http.addRoute(
+    '/report/summary.json',
+    reportRoute(store, () => currentRunId, 'summary.json', 'application/json'),
+  );
   try {
     if (currentRunId !== null) {
       // A finished run of this name exists: a pod restart must not start a second test.
       out.write(`run "${opts.runName}" (id ${currentRunId}) already ${done!.state}; serving its report at /report\n`);
-      http.setSource({ ready: async () => ({ ok: true, detail: 'finished' }), status: () => ({ runId: done!.id, runName: opts.runName, state: done!.state, progress: { state: done!.state } }) });
+      http.setSource({
+        ready: async () => ({ ok: true, detail: 'finished' }),
+        status: () => ({ runId: done!.id, runName: opts.runName, state: done!.state, progress: { state: done!.state } }),
+      });
       if (!opts.exitWhenDone) await waitForSignal();
       return ExitCode.OK;
     }
     const observers = await hqObservers(config, '0.0.0.0', log);
     http.addRoute('/metrics', metricsRoute(observers.metrics));
-    const hq = await Hq.bind({ config, store, runName: opts.runName, log: log.child('hq'), bindHost: '0.0.0.0', spillDir: join(workDir, 'spill'), metrics: observers.hooks });
+    const hq = await Hq.bind({
+      config,
+      store,
+      runName: opts.runName,
+      log: log.child('hq'),
+      bindHost: '0.0.0.0',
+      spillDir: join(workDir, 'spill'),
+      metrics: observers.hooks,
+    });
     http.setSource(hq);
     currentRunId = hq.runId;
-    out.write(`HQ: run "${opts.runName}" (id ${hq.runId}${hq.resumed ? ', resumed' : ''}), orders on ${hq.endpoints.publish}, results on ${hq.endpoints.results}, http on :${http.port}\n`);
+    out.write(
+      `HQ: run "${opts.runName}" (id ${hq.runId}${hq.resumed ? ', resumed' : ''}), orders on ${hq.endpoints.publish}, results on ${hq.endpoints.results}, http on :${http.port}\n`,
+    );
     const abort = new AbortController();
     const onSignal = () => abort.abort(new Error('HQ received a stop signal'));
     process.once('SIGTERM', onSignal);
@@ -74,11 +95,22 @@ export async function runHq(opts: HqCommandOptions): Promise<number> {
     const outcome = await hq.run(abort.signal);
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
-    out.write(`run ${outcome.runId} ${outcome.state}: ${outcome.transactions} transactions, ${outcome.errors} errors${outcome.error ? ` (${outcome.error})` : ''}\n`);
+    out.write(
+      `run ${outcome.runId} ${outcome.state}: ${outcome.transactions} transactions, ${outcome.errors} errors${outcome.error ? ` (${outcome.error})` : ''}\n`,
+    );
     let code: number = outcome.state === 'finished' ? ExitCode.OK : ExitCode.TEST_NOT_RUN;
     if (outcome.state === 'finished' || outcome.transactions > 0) {
-      const report = await generateReport({ store, runId: outcome.runId, outDir: join(workDir, 'report'), projectDir: project.dir, config, log: log.child('report') });
-      out.write(`report stored in the database (artifact results.html); thresholds ${report.thresholds.passed ? 'passed' : 'FAILED'}${report.validity.valid ? '' : `; run INVALID: ${report.validity.reasons.join('; ')}`}\n`);
+      const report = await generateReport({
+        store,
+        runId: outcome.runId,
+        outDir: join(workDir, 'report'),
+        projectDir: project.dir,
+        config,
+        log: log.child('report'),
+      });
+      out.write(
+        `report stored in the database (artifact results.html); thresholds ${report.thresholds.passed ? 'passed' : 'FAILED'}${report.validity.valid ? '' : `; run INVALID: ${report.validity.reasons.join('; ')}`}\n`,
+      );
       if (code === ExitCode.OK) code = reportExitCode(report);
     }
     await hq.close();

@@ -122,7 +122,7 @@ test('rebuild-results from a results folder (embedded database), from another wo
   assert.match(ok.stdout, /transactions: 500/);
   assert.match(ok.stdout, new RegExp(`created: ${join(dir, 'results.html').replace(/[.]/g, '\\.')}`));
   const summary = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8'));
-  assert.equal(summary.series[0].bins.length, 10, 'bins of the folder config\'s 1 s interval');
+  assert.equal(summary.series[0].bins.length, 10, "bins of the folder config's 1 s interval");
 
   const judged = await oct(['rebuild-results', dir, '--check-thresholds', '--junit', join(tmp, 'embedded.xml')], { cwd: '/' });
   assert.equal(judged.code, ExitCode.THRESHOLDS_FAILED, judged.stderr);

@@ -37,7 +37,8 @@ export async function pickRun(store: Store, runId?: number): Promise<RunInfo> {
   }
   const runs = await store.listRuns();
   if (!runs.length) throw new SourceError(`no runs stored in ${store.location}`);
-  const newest = (list: RunInfo[]) => list.reduce((a, b) => (b.createdAt.getTime() > a.createdAt.getTime() || (b.createdAt.getTime() === a.createdAt.getTime() && b.id > a.id) ? b : a));
+  const newest = (list: RunInfo[]) =>
+    list.reduce((a, b) => (b.createdAt.getTime() > a.createdAt.getTime() || (b.createdAt.getTime() === a.createdAt.getTime() && b.id > a.id) ? b : a));
   const finished = runs.filter((r) => r.state === 'finished');
   return newest(finished.length ? finished : runs);
 }

@@ -134,7 +134,14 @@ async function finish(opts: RunOptions, store: Store, outcome: RunOutcome, resul
     return ExitCode.TEST_NOT_RUN;
   }
   out.write('\nanalyzing results...\n');
-  const report = await generateReport({ store, runId: outcome.runId, outDir: resultsDir, projectDir: opts.project.dir, config: opts.project.config, log: opts.log.child('report') });
+  const report = await generateReport({
+    store,
+    runId: outcome.runId,
+    outDir: resultsDir,
+    projectDir: opts.project.dir,
+    config: opts.project.config,
+    log: opts.log.child('report'),
+  });
   printSummary(report.summary, (s: string) => out.write(s));
   if (opts.junit) writeJunit(report.thresholds, opts.junit, report.validity);
   const problems: string[] = [];

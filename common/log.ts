@@ -24,7 +24,11 @@ export function createLogger(opts: { level?: LogLevel; component?: string; write
   const make = (component: string): Logger => {
     const emit = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => {
       if (ORDER[level] < min) return;
-      const kv = fields ? Object.entries(fields).map(([k, v]) => ` ${k}=${fmt(v)}`).join('') : '';
+      const kv = fields
+        ? Object.entries(fields)
+            .map(([k, v]) => ` ${k}=${fmt(v)}`)
+            .join('')
+        : '';
       write(`${new Date().toISOString()} ${level.padEnd(5)} ${component} ${msg}${kv}`);
     };
     return {

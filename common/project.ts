@@ -14,7 +14,8 @@ export function loadProject(pathArg: string): Project {
   const isFile = existsSync(given) && statSync(given).isFile();
   const dir = isFile ? resolve(given, '..') : given;
   const configPath = isFile ? given : join(dir, 'config.json');
-  if (!existsSync(configPath)) throw new ConfigError(configPath, ['file not found (a project folder holds config.json; create one with "oct new-project NAME")']);
+  if (!existsSync(configPath))
+    throw new ConfigError(configPath, ['file not found (a project folder holds config.json; create one with "oct new-project NAME")']);
   const config = parseProjectConfig(parseJsonText(readFileSync(configPath, 'utf8'), configPath), configPath);
   config.turrets.forEach((t, i) => {
     if (!existsSync(resolve(dir, t.script))) throw new ConfigError(configPath, [`turrets[${i}].script: file not found: ${t.script} (relative to ${dir})`]);

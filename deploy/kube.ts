@@ -57,7 +57,10 @@ export function apiMessage(err: unknown): string {
 }
 
 export async function hqServiceName(kube: Kube, release: string): Promise<string> {
-  const list = await kube.core.listNamespacedService({ namespace: kube.namespace, labelSelector: releaseSelector(release, { 'app.kubernetes.io/component': 'hq' }) });
+  const list = await kube.core.listNamespacedService({
+    namespace: kube.namespace,
+    labelSelector: releaseSelector(release, { 'app.kubernetes.io/component': 'hq' }),
+  });
   const name = list.items[0]?.metadata?.name;
   if (!name) throw new DeployError(`no oct release "${release}" in namespace ${kube.namespace} (no HQ Service): check --release and --namespace`);
   return name;
@@ -81,7 +84,8 @@ export async function hqGet(kube: Kube, release: string, path: string): Promise<
     req.on('error', reject);
     req.end();
   });
-  if (status < 200 || status >= 300) throw new DeployError(`HQ ${path} through the API server proxy: HTTP ${status}: ${apiMessage({ body, message: body.slice(0, 300).trim() })}`);
+  if (status < 200 || status >= 300)
+    throw new DeployError(`HQ ${path} through the API server proxy: HTTP ${status}: ${apiMessage({ body, message: body.slice(0, 300).trim() })}`);
   return body;
 }
 
@@ -111,7 +115,10 @@ export async function listPods(kube: Kube, release: string, more: Record<string,
 
 /** The turret's Deployment, by the config's turret name (label oct/turret) or by its own name. */
 export async function turretDeployment(kube: Kube, release: string, turret: string): Promise<string> {
-  const list = await kube.apps.listNamespacedDeployment({ namespace: kube.namespace, labelSelector: releaseSelector(release, { 'app.kubernetes.io/component': 'turret' }) });
+  const list = await kube.apps.listNamespacedDeployment({
+    namespace: kube.namespace,
+    labelSelector: releaseSelector(release, { 'app.kubernetes.io/component': 'turret' }),
+  });
   const match = list.items.find((d) => d.metadata?.labels?.['oct/turret'] === turret || d.metadata?.name === turret);
   if (!match?.metadata?.name) {
     const known = list.items.map((d) => d.metadata?.labels?.['oct/turret']).filter(Boolean);
@@ -130,7 +137,13 @@ export async function scaleTurret(kube: Kube, release: string, turret: string, r
 }
 
 export async function podLog(kube: Kube, pod: string, opts: { container?: string; tailLines?: number; previous?: boolean } = {}): Promise<string> {
-  return kube.core.readNamespacedPodLog({ name: pod, namespace: kube.namespace, container: opts.container, tailLines: opts.tailLines, previous: opts.previous });
+  return kube.core.readNamespacedPodLog({
+    name: pod,
+    namespace: kube.namespace,
+    container: opts.container,
+    tailLines: opts.tailLines,
+    previous: opts.previous,
+  });
 }
 
 export async function releaseClaims(kube: Kube, release: string): Promise<string[]> {

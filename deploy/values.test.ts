@@ -25,7 +25,10 @@ describe('buildProjectValues', () => {
       { name: 'navigation', replicas: 3, canons: 2, rampup: 1, script: 'test_scripts/v_user.ts', extraFiles: [] },
       { name: 'random_walk', replicas: 1, canons: 4, rampup: 0, script: 'test_scripts/v_user.ts', extraFiles: ['data/users.csv'] },
     ]);
-    assert.deepEqual(values.files.map((f) => f.path), ['data/users.csv', 'test_scripts/v_user.ts']);
+    assert.deepEqual(
+      values.files.map((f) => f.path),
+      ['data/users.csv', 'test_scripts/v_user.ts'],
+    );
     assert.deepEqual(values.hq, { ports: { publish: 5000, rc: 5001, http: 8080 } });
     assert.equal(values.config.run_time, 20);
     for (const k of ['turrets', 'turrets_requirements', 'publish_port', 'rc_port', 'http_port', 'hq_address']) assert.ok(!(k in values.config), k);
@@ -80,7 +83,11 @@ describe('paths and files', () => {
   for (const [input, want] of paths) {
     it(`normalizeProjectPath(${JSON.stringify(input)})`, () => {
       if (typeof want === 'string') assert.equal(normalizeProjectPath(input, 'k'), want);
-      else assert.throws(() => normalizeProjectPath(input, 'turrets[0].script'), (e: Error) => e instanceof DeployError && want.test(e.message) && e.message.startsWith('turrets[0].script'));
+      else
+        assert.throws(
+          () => normalizeProjectPath(input, 'turrets[0].script'),
+          (e: Error) => e instanceof DeployError && want.test(e.message) && e.message.startsWith('turrets[0].script'),
+        );
     });
   }
 
@@ -92,11 +99,28 @@ describe('paths and files', () => {
   for (const [path, key] of keys) it(`configMapKey(${path})`, () => assert.equal(configMapKey(path), key));
 
   it('binary files become base64, text stays text', () => {
-    const out = chartFiles(new Map([['b.bin', new Uint8Array([0, 255, 1])], ['t.txt', text('héllo')]]));
-    assert.deepEqual(out, [{ path: 'b.bin', base64: 'AP8B' }, { path: 't.txt', content: 'héllo' }]);
+    const out = chartFiles(
+      new Map([
+        ['b.bin', new Uint8Array([0, 255, 1])],
+        ['t.txt', text('héllo')],
+      ]),
+    );
+    assert.deepEqual(out, [
+      { path: 'b.bin', base64: 'AP8B' },
+      { path: 't.txt', content: 'héllo' },
+    ]);
   });
   it('clashing keys name both files', () => {
-    assert.throws(() => chartFiles(new Map([['a/b.ts', text('')], ['a_b.ts', text('')]])), /"a_b.ts" and "a\/b.ts" map to the same ConfigMap key "a_b.ts"/);
+    assert.throws(
+      () =>
+        chartFiles(
+          new Map([
+            ['a/b.ts', text('')],
+            ['a_b.ts', text('')],
+          ]),
+        ),
+      /"a_b.ts" and "a\/b.ts" map to the same ConfigMap key "a_b.ts"/,
+    );
   });
   it('too much data is refused before the API server would', () => {
     assert.throws(() => chartFiles(new Map([['big', new Uint8Array(MAX_FILES_BYTES + 1).fill(65)]])), /derived turret image/);

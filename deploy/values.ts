@@ -80,7 +80,9 @@ export function chartFiles(files: ReadonlyMap<string, Uint8Array>): ChartFile[] 
     out.push(isUtf8Text(buf) ? { path, content: Buffer.from(buf).toString('utf8') } : { path, base64: Buffer.from(buf).toString('base64') });
   }
   if (total > MAX_FILES_BYTES) {
-    throw new DeployError(`the turrets' scripts and extra files add up to ${total} bytes; a ConfigMap holds at most ${MAX_FILES_BYTES} here: bake large files into a derived turret image`);
+    throw new DeployError(
+      `the turrets' scripts and extra files add up to ${total} bytes; a ConfigMap holds at most ${MAX_FILES_BYTES} here: bake large files into a derived turret image`,
+    );
   }
   return out;
 }
@@ -114,7 +116,7 @@ export function buildProjectValues(
   const rest: Record<string, unknown> = { ...config };
   for (const k of CLUSTER_OWNED) delete rest[k];
   const db = { ...(config.results_database as Record<string, unknown>) };
-  if (db.db_uri) warnings.push('results_database.db_uri is ignored on Kubernetes: the chart\'s database.* values choose the database');
+  if (db.db_uri) warnings.push("results_database.db_uri is ignored on Kubernetes: the chart's database.* values choose the database");
   delete db.db_uri;
   rest.results_database = db;
   if (config.hq_address !== '127.0.0.1') warnings.push(`hq_address "${config.hq_address}" is ignored on Kubernetes: turrets reach the HQ through its Service`);

@@ -15,7 +15,9 @@ it('wait-for-run waits through an unready HQ and a running state, then exits 0 w
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/status`;
-  const child = spawn(process.execPath, [join(import.meta.dirname, 'wait-for-run.mjs')], { env: { ...process.env, OCT_HQ_STATUS_URL: url, OCT_POLL_MS: '20' } });
+  const child = spawn(process.execPath, [join(import.meta.dirname, 'wait-for-run.mjs')], {
+    env: { ...process.env, OCT_HQ_STATUS_URL: url, OCT_POLL_MS: '20' },
+  });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   const code = await new Promise((r) => child.on('exit', r));

@@ -16,7 +16,10 @@ import { simpleSink } from '../test/support/simple-sink.ts';
 const PYTHON = '/usr/bin/python3';
 // shared/ lies beside the checkout (CI clones main next to a copy of it); /work/shared is where a
 // session's checkout finds it.
-const LEGACY = [join(import.meta.dirname, '..', '..', 'shared', 'legacy-turret', 'legacy_turret.py'), '/work/shared/legacy-turret/legacy_turret.py'].find((p) => existsSync(p)) ?? 'shared/legacy-turret/legacy_turret.py (not found beside the checkout)';
+const LEGACY =
+  [join(import.meta.dirname, '..', '..', 'shared', 'legacy-turret', 'legacy_turret.py'), '/work/shared/legacy-turret/legacy_turret.py'].find((p) =>
+    existsSync(p),
+  ) ?? 'shared/legacy-turret/legacy_turret.py (not found beside the checkout)';
 const hasPythonZmq = existsSync(LEGACY) && spawnSync(PYTHON, ['-c', 'import zmq']).status === 0;
 
 const SCRIPT = `
@@ -40,16 +43,30 @@ class Transaction(object):
         pass
 `;
 
-test('the legacy Python turret runs a whole test against the HQ', { skip: !hasPythonZmq && !process.env.CI && 'needs /usr/bin/python3 with Debian python3-zmq' }, async () => {
+test('the legacy Python turret runs a whole test against the HQ', {
+  skip: !hasPythonZmq && !process.env.CI && 'needs /usr/bin/python3 with Debian python3-zmq',
+}, async () => {
   assert.ok(existsSync(LEGACY), `the legacy turret is missing: ${LEGACY}`);
-  assert.equal(spawnSync(PYTHON, ['-c', 'import zmq']).status, 0, `${PYTHON} cannot import zmq (Debian package python3-zmq; scripts/install-system-deps.sh installs it)`);
+  assert.equal(
+    spawnSync(PYTHON, ['-c', 'import zmq']).status,
+    0,
+    `${PYTHON} cannot import zmq (Debian package python3-zmq; scripts/install-system-deps.sh installs it)`,
+  );
   const db = await createTestDatabase();
   const log = memoryLogger('info');
   const store = await openPostgresStore(db.url, log);
   await store.migrate();
   const dir = mkdtempSync(join(tmpdir(), 'oct-legacy-'));
   const hq = await Hq.bind({
-    config: parseProjectConfig({ publish_port: 0, rc_port: 0, min_turrets: 1, run_time: 3, stop_grace: 8, turrets_wait_timeout: 15, transaction_context: { who: 'hq' } }),
+    config: parseProjectConfig({
+      publish_port: 0,
+      rc_port: 0,
+      min_turrets: 1,
+      run_time: 3,
+      stop_grace: 8,
+      turrets_wait_timeout: 15,
+      transaction_context: { who: 'hq' },
+    }),
     store,
     runName: 'legacy',
     log,
@@ -60,7 +77,15 @@ test('the legacy Python turret runs a whole test against the HQ', { skip: !hasPy
   writeFileSync(join(dir, 'v_user.py'), SCRIPT);
   writeFileSync(
     join(dir, 'turret.json'),
-    JSON.stringify({ name: 'navigation', canons: 3, rampup: 0, script: 'v_user.py', hq_address: '127.0.0.1', hq_publisher: hq.endpoints.publishPort, hq_rc: hq.endpoints.resultsPort }),
+    JSON.stringify({
+      name: 'navigation',
+      canons: 3,
+      rampup: 0,
+      script: 'v_user.py',
+      hq_address: '127.0.0.1',
+      hq_publisher: hq.endpoints.publishPort,
+      hq_rc: hq.endpoints.resultsPort,
+    }),
   );
   const countFile = join(dir, 'count');
   const turret = spawn(PYTHON, [LEGACY, join(dir, 'turret.json'), '--count-file', countFile], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -79,7 +104,11 @@ test('the legacy Python turret runs a whole test against the HQ', { skip: !hasPy
     assert.equal(row!.named, counted, 'attributed to the only legacy turret');
     assert.equal(o.transactions, counted);
     assert.ok(row!.errors > 0 && row!.errors < counted);
-    const statuses = (await store.sql.query<{ status: string; raw_status: string }>('SELECT status, raw_status FROM turret_status_changes WHERE run_id = $1 ORDER BY at', [o.runId])).map((r) => r.raw_status);
+    const statuses = (
+      await store.sql.query<{ status: string; raw_status: string }>('SELECT status, raw_status FROM turret_status_changes WHERE run_id = $1 ORDER BY at', [
+        o.runId,
+      ])
+    ).map((r) => r.raw_status);
     assert.deepEqual(statuses, ['ready', 'Running', 'ready']);
     assert.equal(o.turrets[0]!.name, 'navigation');
     assert.equal(turret.exitCode, null, 'still alive, idle, after the stop');

@@ -30,7 +30,10 @@ test('waits for min_turrets, starts with the exact framing, starts a late joiner
     assert.ok(ctx >= 0 && ctx < start, 'set_transaction_context before start');
     assert.equal(b.orders[ctx], ' {"command":"set_transaction_context","msg":{"target":"http://x"}}');
     assert.equal(b.orders[start], ' {"command":"start","msg":"open fire"}');
-    assert.ok(b.orders.every((o) => o.startsWith(' {') && 'command' in JSON.parse(o) && 'msg' in JSON.parse(o)), 'broadcast frames only');
+    assert.ok(
+      b.orders.every((o) => o.startsWith(' {') && 'command' in JSON.parse(o) && 'msg' in JSON.parse(o)),
+      'broadcast frames only',
+    );
 
     await a.status('running');
     await b.status('Running');
@@ -63,11 +66,16 @@ test('waits for min_turrets, starts with the exact framing, starts a late joiner
     const run = await fx.store().getRun(o.runId);
     assert.equal(run!.state, 'finished');
     assert.ok(run!.startedAt && run!.endedAt);
-    const changes = await fx.store().sql.query<{ name: string; status: string }>('SELECT name, status FROM turret_status_changes WHERE run_id = $1 ORDER BY at', [o.runId]);
+    const changes = await fx
+      .store()
+      .sql.query<{ name: string; status: string }>('SELECT name, status FROM turret_status_changes WHERE run_id = $1 ORDER BY at', [o.runId]);
     const gamma = changes.filter((c) => c.name === 'gamma').map((c) => c.status);
     assert.deepEqual(gamma, ['ready', 'running', 'ready']);
     const rows = await fx.store().sql.query<{ name: string; status: string }>('SELECT name, status FROM turrets WHERE run_id = $1 ORDER BY name', [o.runId]);
-    assert.deepEqual(rows.map((r) => r.name), ['alpha', 'beta', 'gamma']);
+    assert.deepEqual(
+      rows.map((r) => r.name),
+      ['alpha', 'beta', 'gamma'],
+    );
     assert.equal(o.turrets.find((t) => t.name === 'alpha')!.results, 600);
   } finally {
     turrets.forEach((t) => t.close());
@@ -134,7 +142,10 @@ test('every malformed kind is counted without disturbing another turret', async 
       ['{"hello":1}'], // unknown_message
       ['{"elapsed":1,"epoch":2}'], // missing_field
       ['{"elapsed":"1","epoch":2,"scriptrun_time":3}'], // bad_field
-      [JSON.stringify({ oct: 1, type: 'results', encoding: 'f64le-columns', uuid: 'u', turret: 'bad', seq: 1, count: 2, timers: [], errors: [] }), Buffer.alloc(13)], // bad_binary
+      [
+        JSON.stringify({ oct: 1, type: 'results', encoding: 'f64le-columns', uuid: 'u', turret: 'bad', seq: 1, count: 2, timers: [], errors: [] }),
+        Buffer.alloc(13),
+      ], // bad_binary
       ['a', 'b', 'c'], // bad_frames
       [Buffer.from([0xff, 0x00, 0xfe, 0x12])], // binary garbage: not_json
     ];
@@ -147,7 +158,16 @@ test('every malformed kind is counted without disturbing another turret', async 
     await good.status('ready');
     const o = await outcome;
     assert.equal(o.state, 'finished');
-    assert.deepEqual(o.malformed, { oversized: 10, not_json: 20, not_object: 10, unknown_message: 10, missing_field: 10, bad_field: 10, bad_binary: 10, bad_frames: 10 });
+    assert.deepEqual(o.malformed, {
+      oversized: 10,
+      not_json: 20,
+      not_object: 10,
+      unknown_message: 10,
+      missing_field: 10,
+      bad_field: 10,
+      bad_binary: 10,
+      bad_frames: 10,
+    });
     assert.equal(await storedRows(o.runId), 1000, "all of the good turret's results stored");
     const warnings = log.lines.filter((l) => l.includes('malformed message ignored'));
     assert.equal(warnings.filter((l) => l.includes('kind=not_json')).length, 1, 'logged once per kind');
@@ -182,8 +202,13 @@ test('a silent turret is marked lost and recorded; the others go on', async () =
     const ghost = o.turrets.find((t) => t.name === 'ghost')!;
     assert.equal(ghost.state, 'lost');
     assert.ok(ghost.leftAt);
-    const rows = await fx.store().sql.query<{ status: string }>(`SELECT status FROM turret_status_changes WHERE run_id = $1 AND name = 'ghost' ORDER BY at`, [o.runId]);
-    assert.deepEqual(rows.map((r) => r.status), ['ready', 'running', 'lost']);
+    const rows = await fx
+      .store()
+      .sql.query<{ status: string }>(`SELECT status FROM turret_status_changes WHERE run_id = $1 AND name = 'ghost' ORDER BY at`, [o.runId]);
+    assert.deepEqual(
+      rows.map((r) => r.status),
+      ['ready', 'running', 'lost'],
+    );
   } finally {
     clearInterval(beat);
     a.close();
@@ -210,7 +235,9 @@ test('an aborted turret is recorded and the test goes on with the others', async
     const o = await outcome;
     assert.equal(o.state, 'finished');
     assert.equal(o.turrets.find((t) => t.name === 'dies')!.state, 'aborted');
-    const [row] = await fx.store().sql.query<{ reason: string }>(`SELECT reason FROM turret_status_changes WHERE run_id = $1 AND status = 'aborted'`, [o.runId]);
+    const [row] = await fx
+      .store()
+      .sql.query<{ reason: string }>(`SELECT reason FROM turret_status_changes WHERE run_id = $1 AND status = 'aborted'`, [o.runId]);
     assert.equal(row!.reason, 'script threw at load');
   } finally {
     a.close();

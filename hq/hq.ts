@@ -176,9 +176,16 @@ export class Hq {
     const spec = loadSpecOf(config);
     const load = spec
       ? {
-          planner: new LoadPlanner(spec, { sendPlans: (plans) => broadcaster.send(...[...plans].map(([uuid, plan]) => orders.plan(uuid, plan))) }, () => clock.now()),
+          planner: new LoadPlanner(spec, { sendPlans: (plans) => broadcaster.send(...[...plans].map(([uuid, plan]) => orders.plan(uuid, plan))) }, () =>
+            clock.now(),
+          ),
           // The run's target per second is the project's shape only when every turret shares it.
-          timeline: new LoadTimeline(spec.model, () => lifecycle?.startedAt?.getTime() ?? null, [...spec.entries.values()].some((e) => e.shape) ? null : spec.project, config.run_time),
+          timeline: new LoadTimeline(
+            spec.model,
+            () => lifecycle?.startedAt?.getTime() ?? null,
+            [...spec.entries.values()].some((e) => e.shape) ? null : spec.project,
+            config.run_time,
+          ),
         }
       : null;
     const ingest = new Ingest({
@@ -329,7 +336,8 @@ export class Hq {
           ingest.handle(frames);
         } catch (err) {
           // A bug in handling one message must not end the test; say it loudly once.
-          if (internalErrors++ === 0) log.error('internal error handling a message (further ones counted)', { error: err as Error, stack: (err as Error).stack ?? '' });
+          if (internalErrors++ === 0)
+            log.error('internal error handling a message (further ones counted)', { error: err as Error, stack: (err as Error).stack ?? '' });
         }
       }
     } catch (err) {

@@ -110,7 +110,13 @@ export class HqHttpServer {
  * The server for one HQ. With `fallbackToRandomPort` (local runs), a busy http_port falls back to
  * a random one rather than failing the test; on Kubernetes the port is fixed, so it fails.
  */
-export async function startHttpServer(opts: { port: number; host?: string; log: Logger; hq?: HqHttpSource; fallbackToRandomPort?: boolean }): Promise<HqHttpServer> {
+export async function startHttpServer(opts: {
+  port: number;
+  host?: string;
+  log: Logger;
+  hq?: HqHttpSource;
+  fallbackToRandomPort?: boolean;
+}): Promise<HqHttpServer> {
   try {
     return await HqHttpServer.listen({ port: opts.port, host: opts.host, log: opts.log, source: opts.hq });
   } catch (err) {

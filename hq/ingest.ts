@@ -11,7 +11,16 @@ import type { HqMetricsHooks, WriterStats } from './metrics-hooks.ts';
 import type { SequenceTracker } from './sequence-tracker.ts';
 import type { TurretEntry, TurretRegistry } from './turret-registry.ts';
 
-export const MALFORMED_KINDS: MalformedKind[] = ['oversized', 'not_json', 'not_object', 'unknown_message', 'missing_field', 'bad_field', 'bad_binary', 'bad_frames'];
+export const MALFORMED_KINDS: MalformedKind[] = [
+  'oversized',
+  'not_json',
+  'not_object',
+  'unknown_message',
+  'missing_field',
+  'bad_field',
+  'bad_binary',
+  'bad_frames',
+];
 
 /** The part of the store's ResultWriter the HQ uses. */
 export interface ResultSink {

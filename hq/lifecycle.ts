@@ -123,7 +123,11 @@ export class Lifecycle {
   async run(signal?: AbortSignal): Promise<LifecycleResult> {
     const { config, log } = this.d;
     if (this.d.resumed) {
-      log.warn('resuming a run left unfinished by a previous HQ', { runId: this.d.run.id, state: this.d.run.state, startedAt: this.startedAt?.toISOString() ?? null });
+      log.warn('resuming a run left unfinished by a previous HQ', {
+        runId: this.d.run.id,
+        state: this.d.run.state,
+        startedAt: this.startedAt?.toISOString() ?? null,
+      });
       this.startedMono = this.d.clock.monotonic() - this.elapsedSeconds() * 1000;
       if (this.startedAt) this.d.load?.planner.begin(this.startedAt.getTime());
     } else {
@@ -236,7 +240,8 @@ export class Lifecycle {
       this.lastProbeMono = mono;
       void this.d.broadcaster.send(orders.statusRequest());
     }
-    for (const e of registry.markSilentLost()) log.warn('turret lost: silent too long', { turret: e.name, uuid: e.uuid, silentSeconds: config.turret_silence_timeout });
+    for (const e of registry.markSilentLost())
+      log.warn('turret lost: silent too long', { turret: e.name, uuid: e.uuid, silentSeconds: config.turret_silence_timeout });
   }
 
   private async stop(): Promise<void> {
@@ -355,7 +360,9 @@ export class Lifecycle {
       duplicates: seq.duplicates,
       missingBatches: seq.missingBatches,
       lateResults: ingest.late,
-      ...(this.d.load ? { load: { started: this.d.load.timeline.startedTotal, dropped: this.d.load.timeline.droppedTotal, planId: this.d.load.planner.lastPlanId } } : {}),
+      ...(this.d.load
+        ? { load: { started: this.d.load.timeline.startedTotal, dropped: this.d.load.timeline.droppedTotal, planId: this.d.load.planner.lastPlanId } }
+        : {}),
     };
   }
 

@@ -37,7 +37,10 @@ test('counts per turret and per series, errors, rate', () => {
 test('custom timer names beyond the cap fold into "other"', () => {
   const live = new LiveStats({ clock: fakeClock(), maxTimerSeries: 2 });
   live.add(batch([{ t: 0.1, timers: { a: 1, b: 2, c: 3, d: 4 } }]), 'x');
-  const names = live.snapshot().series.map((s) => s.name).sort();
+  const names = live
+    .snapshot()
+    .series.map((s) => s.name)
+    .sort();
   assert.deepEqual(names, [ALL_SERIES, 'a', 'b', OTHER_SERIES].sort());
   assert.equal(live.snapshot().foldedTimerNames, 2);
   assert.equal(live.snapshot().series.find((s) => s.name === OTHER_SERIES)!.count, 2);

@@ -74,7 +74,9 @@ export class LoadTimeline {
     const seconds = [...merged.values()].sort((a, b) => a.second - b.second);
     // The open model's run target is the plan's, not the sum of what turrets heard: a second in
     // which a turret left and the rest had not yet taken over still shows the gap.
-    if (this.shape && this.model === 'open') for (const s of seconds) s.target = cumulativeAt(this.shape, Math.min(this.runTime, s.second + 1)) - cumulativeAt(this.shape, Math.min(this.runTime, s.second));
+    if (this.shape && this.model === 'open')
+      for (const s of seconds)
+        s.target = cumulativeAt(this.shape, Math.min(this.runTime, s.second + 1)) - cumulativeAt(this.shape, Math.min(this.runTime, s.second));
     return {
       version: 1,
       model: this.model,

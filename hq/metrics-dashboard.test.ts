@@ -51,13 +51,22 @@ test('the dashboard is valid JSON with unique panel ids and a layout inside 24 c
   }
 });
 
-test('every metric the dashboard queries is exposed by HqMetrics, and the issue\'s views are there', async () => {
+test("every metric the dashboard queries is exposed by HqMetrics, and the issue's views are there", async () => {
   const exposed = await exposedNames();
   const referenced = new Set(expressions().flatMap((e) => e.match(/\boct_[a-z0-9_]+/g) ?? []));
   assert.ok(referenced.size > 10);
   for (const name of referenced) assert.ok(exposed.has(name), `${name} is referenced by the dashboard but not exposed`);
   const all = expressions().join('\n');
-  for (const needed of ['histogram_quantile', 'oct_transactions_total', 'oct_errors_total', 'oct_turrets', 'oct_canons_running', 'oct_store_write_lag_seconds', 'oct_malformed_messages_total', 'oct_turret_saturated']) {
+  for (const needed of [
+    'histogram_quantile',
+    'oct_transactions_total',
+    'oct_errors_total',
+    'oct_turrets',
+    'oct_canons_running',
+    'oct_store_write_lag_seconds',
+    'oct_malformed_messages_total',
+    'oct_turret_saturated',
+  ]) {
     assert.ok(all.includes(needed), `the dashboard shows ${needed}`);
   }
 });

@@ -10,9 +10,6 @@ import { openStore } from '../store/open.ts';
 import { freePort, oct } from '../test/support/processes.ts';
 import { startPrometheus } from '../test/support/prometheus.ts';
 
-
-
-
 test('Prometheus scraping the HQ during oct run counts exactly the stored results', { timeout: 90_000 }, async () => {
   const root = mkdtempSync(join(tmpdir(), 'oct-metrics-e2e-'));
   const dir = join(root, 'demo');

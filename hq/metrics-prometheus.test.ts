@@ -41,7 +41,10 @@ test('Prometheus scrapes /metrics during a feed and counts every transaction', {
     assert.equal(Number(err!.value[1]), errors);
     const perTurret = await prom.query('sum by (turret) (oct_transactions_total{series="login"})');
     assert.equal(perTurret.length, 2);
-    assert.equal(perTurret.reduce((s, r) => s + Number(r.value[1]), 0), fed);
+    assert.equal(
+      perTurret.reduce((s, r) => s + Number(r.value[1]), 0),
+      fed,
+    );
     const [p95] = await prom.query('histogram_quantile(0.95, sum by (le) (oct_transaction_duration_seconds_bucket{series="all"}))');
     const q = Number(p95!.value[1]);
     assert.ok(q > 0.005 && q <= 1, `p95 ${q} s is a web latency`);

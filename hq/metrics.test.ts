@@ -129,7 +129,11 @@ test('a turret busy for the configured time is flagged saturated and logged once
 
 test('promtool check metrics accepts the exposition after realistic batches', async () => {
   const m = new HqMetrics();
-  for (let i = 0; i < 20; i++) m.observeBatch(webBatch({ n: 2000, turret: `turret-${i % 3}`, timers: i % 2 ? ['login', 'search'] : ['login'], errorEvery: 37, seed: i + 1 }), `turret-${i % 3}`);
+  for (let i = 0; i < 20; i++)
+    m.observeBatch(
+      webBatch({ n: 2000, turret: `turret-${i % 3}`, timers: i % 2 ? ['login', 'search'] : ['login'], errorEvery: 37, seed: i + 1 }),
+      `turret-${i % 3}`,
+    );
   m.observeBatch(webBatch({ n: 1, turret: null }), null);
   m.setRunState('running', 3);
   m.setTurrets({ ready: 0, running: 3, stopping: 0, aborted: 0, killed: 0, lost: 0, unknown: 0 }, 30);

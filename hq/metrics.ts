@@ -299,7 +299,8 @@ export class HqMetrics implements HqMetricsHooks {
 
   private registerAll(): void {
     const r = this.registry;
-    const m = (name: string, help: string, type: 'counter' | 'gauge' | 'histogram', collect: () => Sample[]) => new CollectedMetric(name, help, type, collect).register(r);
+    const m = (name: string, help: string, type: 'counter' | 'gauge' | 'histogram', collect: () => Sample[]) =>
+      new CollectedMetric(name, help, type, collect).register(r);
     const byTurretSeries = (pick: (t: TurretCounters) => number[]) => () => {
       const out: Sample[] = [];
       const seen = new Set<TurretCounters>();
@@ -315,21 +316,42 @@ export class HqMetrics implements HqMetricsHooks {
       }
       return out;
     };
-    m('oct_transactions_total', 'Transactions received, by turret and series (series="all": every transaction; else one per custom timer).', 'counter', byTurretSeries((t) => t.tx));
-    m('oct_errors_total', 'Transactions that ended in an error, by turret and series.', 'counter', byTurretSeries((t) => t.err));
+    m(
+      'oct_transactions_total',
+      'Transactions received, by turret and series (series="all": every transaction; else one per custom timer).',
+      'counter',
+      byTurretSeries((t) => t.tx),
+    );
+    m(
+      'oct_errors_total',
+      'Transactions that ended in an error, by turret and series.',
+      'counter',
+      byTurretSeries((t) => t.err),
+    );
     m('oct_transaction_duration_seconds', 'Duration of transactions (series="all": scriptrun_time) and of custom timers, seconds.', 'histogram', () =>
       this.hist.flatMap((h, s) => (s === 0 || h.count > 0 ? h.samples('oct_transaction_duration_seconds', { series: this.seriesNames[s]! }) : [])),
     );
-    m('oct_throughput_transactions_per_second', 'Transactions per second over the last few seconds (a gauge for the live view; use rate(oct_transactions_total) in PromQL).', 'gauge', () => [
-      { value: this.rate.rate(this.clock.monotonic()) },
-    ]);
+    m(
+      'oct_throughput_transactions_per_second',
+      'Transactions per second over the last few seconds (a gauge for the live view; use rate(oct_transactions_total) in PromQL).',
+      'gauge',
+      () => [{ value: this.rate.rate(this.clock.monotonic()) }],
+    );
     m('oct_canons_running', 'Canons running across all turrets.', 'gauge', () => [{ value: this.canonsRunning }]);
     m('oct_turrets', 'Turrets by state.', 'gauge', () => TURRET_STATES.map((s) => ({ labels: { state: s }, value: this.turretsByState[s] })));
-    m('oct_run_state', 'The test run state: 1 for the current state, 0 for the others.', 'gauge', () => RUN_STATES.map((s) => ({ labels: { state: s }, value: s === this.runState ? 1 : 0 })));
+    m('oct_run_state', 'The test run state: 1 for the current state, 0 for the others.', 'gauge', () =>
+      RUN_STATES.map((s) => ({ labels: { state: s }, value: s === this.runState ? 1 : 0 })),
+    );
     m('oct_run_elapsed_seconds', 'Seconds since the test started (0 before the start).', 'gauge', () => [{ value: this.elapsedSeconds }]);
-    m('oct_messages_received_total', 'Messages received on the PULL socket, by type.', 'counter', () => MESSAGE_TYPES.map((t) => ({ labels: { type: t }, value: this.messages[t] })));
-    m('oct_malformed_messages_total', 'Messages rejected as malformed, by kind.', 'counter', () => MALFORMED_KINDS.map((k) => ({ labels: { kind: k }, value: this.malformedByKind.get(k) ?? 0 })));
-    m('oct_duplicate_batches_total', 'Result batches received twice (same turret and seq) and counted once.', 'counter', () => [{ value: this.messages.duplicate }]);
+    m('oct_messages_received_total', 'Messages received on the PULL socket, by type.', 'counter', () =>
+      MESSAGE_TYPES.map((t) => ({ labels: { type: t }, value: this.messages[t] })),
+    );
+    m('oct_malformed_messages_total', 'Messages rejected as malformed, by kind.', 'counter', () =>
+      MALFORMED_KINDS.map((k) => ({ labels: { kind: k }, value: this.malformedByKind.get(k) ?? 0 })),
+    );
+    m('oct_duplicate_batches_total', 'Result batches received twice (same turret and seq) and counted once.', 'counter', () => [
+      { value: this.messages.duplicate },
+    ]);
     m('oct_results_dropped_total', 'Results the HQ received but could not keep. Must stay 0.', 'counter', () => [{ value: this.droppedResults }]);
     m('oct_store_queue_rows', 'Rows waiting in memory for the store writer.', 'gauge', () => [{ value: this.writer.queuedRows }]);
     m('oct_store_spilled_rows', 'Rows waiting in the spill file because the store fell behind.', 'gauge', () => [{ value: this.writer.spilledRows }]);
@@ -345,10 +367,30 @@ export class HqMetrics implements HqMetricsHooks {
       }
       return out;
     };
-    m('oct_turret_event_loop_utilization_ratio', 'Event-loop utilisation reported by each turret, 0..1.', 'gauge', health((h) => h.health.elu));
-    m('oct_turret_cpu_cores', 'CPU used by each turret process, in cores (1 = one core busy).', 'gauge', health((h) => h.health.cpu));
-    m('oct_turret_event_loop_lag_seconds', 'Event-loop lag (p99) reported by each turret, seconds.', 'gauge', health((h) => (h.health.lagMs === undefined ? undefined : h.health.lagMs / 1000)));
-    m('oct_turret_saturated', '1 while a turret has been above the saturation threshold (ELU or CPU) for the configured time.', 'gauge', health((h) => (h.saturated ? 1 : 0)));
+    m(
+      'oct_turret_event_loop_utilization_ratio',
+      'Event-loop utilisation reported by each turret, 0..1.',
+      'gauge',
+      health((h) => h.health.elu),
+    );
+    m(
+      'oct_turret_cpu_cores',
+      'CPU used by each turret process, in cores (1 = one core busy).',
+      'gauge',
+      health((h) => h.health.cpu),
+    );
+    m(
+      'oct_turret_event_loop_lag_seconds',
+      'Event-loop lag (p99) reported by each turret, seconds.',
+      'gauge',
+      health((h) => (h.health.lagMs === undefined ? undefined : h.health.lagMs / 1000)),
+    );
+    m(
+      'oct_turret_saturated',
+      '1 while a turret has been above the saturation threshold (ELU or CPU) for the configured time.',
+      'gauge',
+      health((h) => (h.saturated ? 1 : 0)),
+    );
     m('oct_turrets_saturated', 'Turrets currently saturated.', 'gauge', () => [{ value: this.saturation.saturatedCount() }]);
     m('oct_hq_event_loop_utilization_ratio', "The HQ's own event-loop utilisation since the previous scrape, 0..1.", 'gauge', () => {
       const now = performance.eventLoopUtilization();

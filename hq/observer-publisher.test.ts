@@ -48,7 +48,10 @@ test('observers receive every batch as [topic, json], in the original result sha
     hooks.observeBatch(batches[1]!, null);
     hooks.observeBatch(batches[2]!, 'search');
     const all = await gotAll;
-    assert.deepEqual(all.map(([t]) => t), ['results.navigation', 'results.unnamed', 'results.search']);
+    assert.deepEqual(
+      all.map(([t]) => t),
+      ['results.navigation', 'results.unnamed', 'results.search'],
+    );
     const [, first] = all[0]!;
     assert.equal(first.oct, 1);
     assert.equal(first.type, 'results');
@@ -57,12 +60,22 @@ test('observers receive every batch as [topic, json], in the original result sha
     const rows = batchRows(batches[0]!);
     assert.deepEqual(
       first.results,
-      rows.map((r) => ({ turret_name: 'navigation', elapsed: r.elapsed, epoch: r.epoch, scriptrun_time: r.scriptrunTime, error: r.error ?? '', custom_timers: r.customTimers })),
+      rows.map((r) => ({
+        turret_name: 'navigation',
+        elapsed: r.elapsed,
+        epoch: r.epoch,
+        scriptrun_time: r.scriptrunTime,
+        error: r.error ?? '',
+        custom_timers: r.customTimers,
+      })),
     );
     assert.equal(all[1]![1].turret, null);
     assert.equal(all[1]![1].results.length, 1);
     const navOnly = await gotNav;
-    assert.deepEqual(navOnly.map(([t]) => t), ['results.navigation']);
+    assert.deepEqual(
+      navOnly.map(([t]) => t),
+      ['results.navigation'],
+    );
     // The metrics saw the same batches.
     assert.equal(metrics.totals().transactions, 6);
     assert.equal(observer.stats().published, 3);

@@ -75,7 +75,8 @@ export class ObserverPublisher {
   publish(batch: ResultBatch, turretName: string | null): void {
     if (this.closed || batch.count === 0) return;
     if (this.queue.length >= this.maxQueue) {
-      if (this.counts.dropped++ === 0) this.log.warn('observer stream falling behind: dropping messages for observers (results are still stored)', { queue: this.maxQueue });
+      if (this.counts.dropped++ === 0)
+        this.log.warn('observer stream falling behind: dropping messages for observers (results are still stored)', { queue: this.maxQueue });
       return;
     }
     this.queue.push([batch, turretName]);

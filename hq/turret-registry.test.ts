@@ -11,7 +11,21 @@ function fakeClock(): Clock & { t: number } {
 }
 
 function status(uuid: string, raw: string, extra: Partial<TurretStatus> = {}): TurretStatus {
-  return { uuid, name: `t-${uuid}`, rawStatus: raw, state: normaliseState(raw), canons: 2, rampup: 0, script: 's', oct: false, lastSeq: null, canonsRunning: null, health: null, reason: null, ...extra };
+  return {
+    uuid,
+    name: `t-${uuid}`,
+    rawStatus: raw,
+    state: normaliseState(raw),
+    canons: 2,
+    rampup: 0,
+    script: 's',
+    oct: false,
+    lastSeq: null,
+    canonsRunning: null,
+    health: null,
+    reason: null,
+    ...extra,
+  };
 }
 
 test('records first seen and every state change, case-insensitively', () => {
@@ -22,7 +36,13 @@ test('records first seen and every state change, case-insensitively', () => {
   assert.equal(r.onStatus(status('a', 'ready')).isNew, false);
   clock.t += 500;
   r.onStatus(status('a', 'Running'));
-  assert.deepEqual(changes.map((c) => [c.previous, c.entry.state]), [[null, 'ready'], ['ready', 'running']]);
+  assert.deepEqual(
+    changes.map((c) => [c.previous, c.entry.state]),
+    [
+      [null, 'ready'],
+      ['ready', 'running'],
+    ],
+  );
   assert.equal(r.get('a')!.joinedAt, 1_000_000);
   assert.equal(r.canonsRunning(), 2);
 });
@@ -35,7 +55,10 @@ test('silent turrets become lost, and come back', () => {
   clock.t += 600;
   r.onResults('a', 10);
   clock.t += 600;
-  assert.deepEqual(r.markSilentLost().map((e) => e.uuid), ['b']);
+  assert.deepEqual(
+    r.markSilentLost().map((e) => e.uuid),
+    ['b'],
+  );
   assert.equal(r.get('b')!.leftAt, clock.t);
   assert.equal(r.presentCount(), 1);
   r.onStatus(status('b', 'Running', { oct: true }));

@@ -58,7 +58,8 @@ export function decodeBinaryBatch(header: Record<string, unknown>, payload: Buff
   if (typeof header.seq !== 'number' || !Number.isInteger(header.seq)) return { ok: false, reason: '"seq" must be an integer' };
   const cols = FIXED_COLUMNS + header.timers.length;
   const expected = count * cols * 8;
-  if (payload.length !== expected) return { ok: false, reason: `payload is ${payload.length} bytes, expected ${expected} (${count} results × ${cols} columns × 8)` };
+  if (payload.length !== expected)
+    return { ok: false, reason: `payload is ${payload.length} bytes, expected ${expected} (${count} results × ${cols} columns × 8)` };
   // A Float64Array view needs 8-byte alignment; ZeroMQ buffers usually have it, copy when not.
   const aligned = payload.byteOffset % 8 === 0 ? payload : Buffer.from(payload);
   const data = new Float64Array(aligned.buffer, aligned.byteOffset, count * cols);

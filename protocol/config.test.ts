@@ -42,7 +42,17 @@ test('a bad config names the key and what is wrong', () => {
   assert.match(issuesOf(() => parseProjectConfig({ run_time: 'ten' }, 'demo/config.json')).join(), /run_time: .*number/);
   assert.match(issuesOf(() => parseProjectConfig({ run_time: -1 })).join(), /run_time/);
   assert.match(issuesOf(() => parseProjectConfig({ turrets: [{ name: 'a', script: 's' }] })).join(), /turrets\[0\]\.canons: required/);
-  assert.match(issuesOf(() => parseProjectConfig({ turrets: [{ name: 'a', canons: 1, script: 's' }, { name: 'a', canons: 1, script: 's' }] })).join(), /turrets\[1\]\.name: duplicate/);
+  assert.match(
+    issuesOf(() =>
+      parseProjectConfig({
+        turrets: [
+          { name: 'a', canons: 1, script: 's' },
+          { name: 'a', canons: 1, script: 's' },
+        ],
+      }),
+    ).join(),
+    /turrets\[1\]\.name: duplicate/,
+  );
   assert.match(issuesOf(() => parseProjectConfig({ publish_port: 70000 })).join(), /publish_port/);
   assert.match(issuesOf(() => parseTurretConfig({ name: 'a', canons: 1, script: 's' })).join(), /hq_address/);
   const err = (() => {
@@ -56,9 +66,18 @@ test('a bad config names the key and what is wrong', () => {
 });
 
 test('workload keys: stages and rate set the model and the run time; the config parses again to the same plan', () => {
-  const ramp = parseProjectConfig({ model: 'open', stages: [{ duration: 30, target: 500 }, { duration: 120, target: 500 }, { duration: 0, target: 2000 }, { duration: 10, target: 2000 }, { duration: 20, target: 0 }] });
+  const ramp = parseProjectConfig({
+    model: 'open',
+    stages: [
+      { duration: 30, target: 500 },
+      { duration: 120, target: 500 },
+      { duration: 0, target: 2000 },
+      { duration: 10, target: 2000 },
+      { duration: 20, target: 0 },
+    ],
+  });
   assert.equal(ramp.model, 'open');
-  assert.equal(ramp.run_time, 180, 'run_time defaults to the stages\' total');
+  assert.equal(ramp.run_time, 180, "run_time defaults to the stages' total");
   const rate = parseProjectConfig({ rate: 200, run_time: 12 });
   assert.equal(rate.model, 'open', '"rate" implies the open model');
   assert.deepEqual(rate.stages, [{ duration: 12, target: 200 }]);
@@ -92,6 +111,9 @@ test('bad workload input names the key', () => {
   ];
   for (const [config, want] of cases) {
     const issues = issuesOf(() => parseProjectConfig(config));
-    assert.ok(issues.some((i) => want.test(i)), `${JSON.stringify(config)}: ${issues.join(' | ')}`);
+    assert.ok(
+      issues.some((i) => want.test(i)),
+      `${JSON.stringify(config)}: ${issues.join(' | ')}`,
+    );
   }
 });

@@ -34,7 +34,10 @@ export const thresholdsSchema = z.record(z.string(), z.union([z.string(), z.reco
 
 const turretEntrySchema = z
   .object({
-    name: z.string().min(1).regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'letters, digits, ".", "_" or "-", starting with a letter or digit'),
+    name: z
+      .string()
+      .min(1)
+      .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'letters, digits, ".", "_" or "-", starting with a letter or digit'),
     canons: z.number().int().positive().optional(),
     cannons: z.number().int().positive().optional(),
     rampup: seconds.default(0),
@@ -89,7 +92,11 @@ export const projectConfigSchema = z
     turrets_wait_timeout: seconds.default(60),
     stop_grace: seconds.default(10),
     turret_silence_timeout: seconds.default(10),
-    max_message_bytes: z.number().int().positive().default(16 * 1024 * 1024),
+    max_message_bytes: z
+      .number()
+      .int()
+      .positive()
+      .default(16 * 1024 * 1024),
     http_port: port.default(8080),
     transaction_context: z.record(z.string(), z.unknown()).default({}),
     thresholds: thresholdsSchema.default({}),
@@ -116,8 +123,14 @@ export const projectConfigSchema = z
       if (seen.has(t.name)) ctx.addIssue({ code: 'custom', message: `duplicate turret name "${t.name}"`, path: ['turrets', i, 'name'] });
       seen.add(t.name);
     });
-    if (c.rate !== undefined && c.stages !== undefined) ctx.addIssue({ code: 'custom', message: '"rate" is a constant rate for the whole run_time: give either "rate" or "stages", not both', path: ['rate'] });
-    if (c.rate !== undefined && c.model === 'closed') ctx.addIssue({ code: 'custom', message: '"rate" (iterations per second) needs the open model; remove "model": "closed" or use "stages" of canons', path: ['rate'] });
+    if (c.rate !== undefined && c.stages !== undefined)
+      ctx.addIssue({ code: 'custom', message: '"rate" is a constant rate for the whole run_time: give either "rate" or "stages", not both', path: ['rate'] });
+    if (c.rate !== undefined && c.model === 'closed')
+      ctx.addIssue({
+        code: 'custom',
+        message: '"rate" (iterations per second) needs the open model; remove "model": "closed" or use "stages" of canons',
+        path: ['rate'],
+      });
     const model = c.model ?? (c.rate !== undefined ? 'open' : 'closed');
     if (model === 'open' && c.stages === undefined && c.rate === undefined && !c.turrets.some((t) => t.stages)) {
       ctx.addIssue({ code: 'custom', message: 'the open model needs "rate" (iterations/s) or "stages" of {duration, target: iterations/s}', path: ['stages'] });
@@ -169,7 +182,12 @@ export type TurretConfig = z.infer<typeof turretConfigSchema>;
 
 function describeIssues(error: z.ZodError): string[] {
   return error.issues.map((issue) => {
-    const key = issue.path.length ? issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '') : '(root)';
+    const key = issue.path.length
+      ? issue.path
+          .map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`))
+          .join('')
+          .replace(/^\./, '')
+      : '(root)';
     return `${key}: ${issue.message}`;
   });
 }

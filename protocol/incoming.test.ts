@@ -16,7 +16,12 @@ test('a legacy Python status is a status, with its lower-case "ready" and "canno
   assert.equal(msg.status.state, 'ready');
   assert.equal(msg.status.canons, 2);
   assert.equal(msg.status.oct, false);
-  for (const [raw, state] of [['READY', 'ready'], ['Running', 'running'], ['Aborted', 'aborted'], ['Killed', 'killed']] as const) {
+  for (const [raw, state] of [
+    ['READY', 'ready'],
+    ['Running', 'running'],
+    ['Aborted', 'aborted'],
+    ['Killed', 'killed'],
+  ] as const) {
     const m = parseIncoming(frame({ turret: 't', status: raw, uuid: 'u' }), opts);
     assert.equal(m.kind === 'status' && m.status.state, state);
   }
@@ -55,7 +60,13 @@ test('every kind of bad input becomes a counted kind, never an exception', () =>
     [[Buffer.alloc(opts.maxMessageBytes + 1, 0x20)], 'oversized'],
     [[Buffer.from('{}'), Buffer.from('{}'), Buffer.from('{}')], 'bad_frames'],
     [[Buffer.from('{"a":1}'), Buffer.from('xx')], 'bad_frames'],
-    [[Buffer.from(JSON.stringify({ oct: 1, type: 'results', encoding: 'f64le-columns', uuid: 'u', seq: 1, count: 2, timers: [], errors: [] })), Buffer.alloc(10)], 'bad_binary'],
+    [
+      [
+        Buffer.from(JSON.stringify({ oct: 1, type: 'results', encoding: 'f64le-columns', uuid: 'u', seq: 1, count: 2, timers: [], errors: [] })),
+        Buffer.alloc(10),
+      ],
+      'bad_binary',
+    ],
     [frame({ oct: 1, type: 'results', results: 'nope' }), 'missing_field'],
   ];
   for (const [frames, kind] of cases) {
@@ -68,7 +79,10 @@ test('every kind of bad input becomes a counted kind, never an exception', () =>
 test('arbitrary bytes never throw', () => {
   fc.assert(
     fc.property(fc.array(fc.uint8Array({ maxLength: 200 }), { minLength: 0, maxLength: 3 }), (arrays) => {
-      const msg = parseIncoming(arrays.map((a) => Buffer.from(a)), opts);
+      const msg = parseIncoming(
+        arrays.map((a) => Buffer.from(a)),
+        opts,
+      );
       assert.ok(['status', 'results', 'invalid'].includes(msg.kind));
     }),
   );
@@ -114,7 +128,17 @@ test('a misaligned binary payload is copied, not rejected', () => {
 });
 
 test("oct's status carries its last seq and health", () => {
-  const text = encodeStatus({ uuid: 'u', name: 'n', status: 'running', canons: 4, rampup: 2, script: 's.ts', lastSeq: 17, canonsRunning: 3, health: { elu: 0.5, cpu: 0.7, lagMs: 3 } });
+  const text = encodeStatus({
+    uuid: 'u',
+    name: 'n',
+    status: 'running',
+    canons: 4,
+    rampup: 2,
+    script: 's.ts',
+    lastSeq: 17,
+    canonsRunning: 3,
+    health: { elu: 0.5, cpu: 0.7, lagMs: 3 },
+  });
   const msg = parseIncoming(frame(text), opts);
   assert.equal(msg.kind, 'status');
   if (msg.kind !== 'status') return;

@@ -35,15 +35,7 @@ export interface TurretStatus {
   reason: string | null;
 }
 
-export type MalformedKind =
-  | 'oversized'
-  | 'not_json'
-  | 'not_object'
-  | 'unknown_message'
-  | 'missing_field'
-  | 'bad_field'
-  | 'bad_binary'
-  | 'bad_frames';
+export type MalformedKind = 'oversized' | 'not_json' | 'not_object' | 'unknown_message' | 'missing_field' | 'bad_field' | 'bad_binary' | 'bad_frames';
 
 export type Incoming =
   | { kind: 'status'; status: TurretStatus }
@@ -177,7 +169,13 @@ export function parseIncoming(frames: Buffer[], opts: ParseOptions): Incoming {
     const b = new ResultBatchBuilder();
     const err = addResult(b, o, 'result');
     if (err) return invalid(err.includes('missing') ? 'missing_field' : 'bad_field', err);
-    return { kind: 'results', batch: b.build({ turretUuid: null, turretName: typeof o.turret_name === 'string' && o.turret_name !== '' ? o.turret_name : null, seq: null }) };
+    return {
+      kind: 'results',
+      batch: b.build({ turretUuid: null, turretName: typeof o.turret_name === 'string' && o.turret_name !== '' ? o.turret_name : null, seq: null }),
+    };
   }
-  return invalid('unknown_message', `neither a status (status + uuid) nor a result (elapsed, epoch, scriptrun_time); keys: ${Object.keys(o).slice(0, 8).join(', ')}`);
+  return invalid(
+    'unknown_message',
+    `neither a status (status + uuid) nor a result (elapsed, epoch, scriptrun_time); keys: ${Object.keys(o).slice(0, 8).join(', ')}`,
+  );
 }

@@ -1,16 +1,40 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { apportion, canonsAt, cumulativeAt, type LoadShape, parsePlanWire, planToWire, shapeDuration, shareOf, targetAt, timeOfCumulative, type TurretPlan } from './load-plan.ts';
+import {
+  apportion,
+  canonsAt,
+  cumulativeAt,
+  type LoadShape,
+  parsePlanWire,
+  planToWire,
+  shapeDuration,
+  shareOf,
+  targetAt,
+  timeOfCumulative,
+  type TurretPlan,
+} from './load-plan.ts';
 import { parseOrder } from './orders.ts';
 
 const shapeArb: fc.Arbitrary<LoadShape> = fc.record({
   startTarget: fc.double({ min: 0, max: 5000, noNaN: true }),
-  stages: fc.array(fc.record({ duration: fc.oneof(fc.constant(0), fc.double({ min: 0.01, max: 600, noNaN: true })), target: fc.double({ min: 0, max: 5000, noNaN: true }) }), { minLength: 1, maxLength: 8 }),
+  stages: fc.array(
+    fc.record({ duration: fc.oneof(fc.constant(0), fc.double({ min: 0.01, max: 600, noNaN: true })), target: fc.double({ min: 0, max: 5000, noNaN: true }) }),
+    { minLength: 1, maxLength: 8 },
+  ),
 });
 
 test('targetAt ramps linearly between stage targets and holds the last one', () => {
-  const shape: LoadShape = { startTarget: 0, stages: [{ duration: 30, target: 500 }, { duration: 120, target: 500 }, { duration: 0, target: 2000 }, { duration: 10, target: 2000 }, { duration: 20, target: 0 }] };
+  const shape: LoadShape = {
+    startTarget: 0,
+    stages: [
+      { duration: 30, target: 500 },
+      { duration: 120, target: 500 },
+      { duration: 0, target: 2000 },
+      { duration: 10, target: 2000 },
+      { duration: 20, target: 0 },
+    ],
+  };
   assert.equal(targetAt(shape, -1), 0);
   assert.equal(targetAt(shape, 15), 250);
   assert.equal(targetAt(shape, 100), 500);
@@ -65,29 +89,42 @@ test('timeOfCumulative is Infinity when the rate falls to 0 for good before the 
 
 test('apportion splits a whole number exactly, in proportion, the same for everyone', () => {
   fc.assert(
-    fc.property(fc.integer({ min: 0, max: 100_000 }), fc.array(fc.double({ min: 0, max: 1000, noNaN: true }), { minLength: 1, maxLength: 50 }), (total, weights) => {
-      const parts = apportion(total, weights);
-      assert.equal(parts.length, weights.length);
-      assert.equal(parts.reduce((a, b) => a + b, 0), total, 'the parts add up to the total');
-      const sum = weights.reduce((a, b) => a + b, 0);
-      parts.forEach((p, i) => {
-        assert.ok(Number.isInteger(p) && p >= 0);
-        // Largest remainder: every part is within one of its exact share.
-        if (sum > 0) assert.ok(Math.abs(p - (total * weights[i]!) / sum) < 1 + 1e-9, `part ${i}: ${p} vs ${(total * weights[i]!) / sum}`);
-      });
-      assert.deepEqual(apportion(total, weights), parts, 'deterministic');
-    }),
+    fc.property(
+      fc.integer({ min: 0, max: 100_000 }),
+      fc.array(fc.double({ min: 0, max: 1000, noNaN: true }), { minLength: 1, maxLength: 50 }),
+      (total, weights) => {
+        const parts = apportion(total, weights);
+        assert.equal(parts.length, weights.length);
+        assert.equal(
+          parts.reduce((a, b) => a + b, 0),
+          total,
+          'the parts add up to the total',
+        );
+        const sum = weights.reduce((a, b) => a + b, 0);
+        parts.forEach((p, i) => {
+          assert.ok(Number.isInteger(p) && p >= 0);
+          // Largest remainder: every part is within one of its exact share.
+          if (sum > 0) assert.ok(Math.abs(p - (total * weights[i]!) / sum) < 1 + 1e-9, `part ${i}: ${p} vs ${(total * weights[i]!) / sum}`);
+        });
+        assert.deepEqual(apportion(total, weights), parts, 'deterministic');
+      },
+    ),
   );
 });
 
 test('closed model: the canons of all turrets sum to the target at every instant', () => {
   fc.assert(
-    fc.property(shapeArb, fc.array(fc.integer({ min: 1, max: 50 }), { minLength: 1, maxLength: 10 }), fc.double({ min: 0, max: 1, noNaN: true }), (shape, weights, frac) => {
-      const t = frac * (shapeDuration(shape) + 1);
-      const base = { planId: 1, model: 'closed' as const, t0: 0, shape, weights, maxCanons: 10, pacing: 0, sentAt: 0 };
-      const total = weights.reduce((a, _, index) => a + canonsAt({ ...base, index }, t), 0);
-      assert.equal(total, Math.round(targetAt(shape, t)));
-    }),
+    fc.property(
+      shapeArb,
+      fc.array(fc.integer({ min: 1, max: 50 }), { minLength: 1, maxLength: 10 }),
+      fc.double({ min: 0, max: 1, noNaN: true }),
+      (shape, weights, frac) => {
+        const t = frac * (shapeDuration(shape) + 1);
+        const base = { planId: 1, model: 'closed' as const, t0: 0, shape, weights, maxCanons: 10, pacing: 0, sentAt: 0 };
+        const total = weights.reduce((a, _, index) => a + canonsAt({ ...base, index }, t), 0);
+        assert.equal(total, Math.round(targetAt(shape, t)));
+      },
+    ),
   );
 });
 

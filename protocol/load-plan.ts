@@ -192,7 +192,8 @@ export function parsePlanWire(msg: unknown): ParsedPlan {
   if (o.model !== 'open' && o.model !== 'closed') return { ok: false, reason: 'plan: "model" must be "open" or "closed"' };
   if (!finiteNonNeg(o.t0)) return { ok: false, reason: 'plan: "t0" must be Unix milliseconds' };
   if (!finiteNonNeg(o.start_target)) return { ok: false, reason: 'plan: "start_target" must be a finite number >= 0' };
-  if (!Array.isArray(o.stages) || o.stages.length === 0 || o.stages.length > MAX_STAGES) return { ok: false, reason: `plan: "stages" must be a list of 1 to ${MAX_STAGES} stages` };
+  if (!Array.isArray(o.stages) || o.stages.length === 0 || o.stages.length > MAX_STAGES)
+    return { ok: false, reason: `plan: "stages" must be a list of 1 to ${MAX_STAGES} stages` };
   const stages: Stage[] = [];
   for (const [i, s] of o.stages.entries()) {
     const st = s as Record<string, unknown> | null;
@@ -204,7 +205,8 @@ export function parsePlanWire(msg: unknown): ParsedPlan {
   if (!Array.isArray(o.weights) || o.weights.length === 0 || o.weights.length > MAX_PLAN_TURRETS || !o.weights.every(finiteNonNeg)) {
     return { ok: false, reason: `plan: "weights" must be a list of 1 to ${MAX_PLAN_TURRETS} finite numbers >= 0` };
   }
-  if (!Number.isSafeInteger(o.index) || (o.index as number) < 0 || (o.index as number) >= o.weights.length) return { ok: false, reason: 'plan: "index" must point into "weights"' };
+  if (!Number.isSafeInteger(o.index) || (o.index as number) < 0 || (o.index as number) >= o.weights.length)
+    return { ok: false, reason: 'plan: "index" must point into "weights"' };
   if (!Number.isSafeInteger(o.max_canons) || (o.max_canons as number) < 1) return { ok: false, reason: 'plan: "max_canons" must be a positive integer' };
   if (!finiteNonNeg(o.pacing)) return { ok: false, reason: 'plan: "pacing" must be a finite number of seconds >= 0' };
   if (!finiteNonNeg(o.sent_at)) return { ok: false, reason: 'plan: "sent_at" must be Unix milliseconds' };

@@ -61,7 +61,6 @@ export function encodeLoadReport(r: LoadReport): string {
 
 export const LOAD_ARTIFACT = 'load.json';
 
-
 export interface TurretLoad {
   uuid: string;
   name: string;

@@ -28,9 +28,7 @@ export function encodeOrder(order: Order): string {
   return ` ${JSON.stringify(order)}`;
 }
 
-export type ParsedOrder =
-  | { ok: true; channel: string; order: Order }
-  | { ok: false; channel: string; reason: string };
+export type ParsedOrder = { ok: true; channel: string; order: Order } | { ok: false; channel: string; reason: string };
 
 const COMMANDS = new Set<string>(['status_request', 'set_transaction_context', 'start', 'stop', 'kill', 'plan']);
 

@@ -24,15 +24,17 @@ export async function timerNames(sql: SqlDriver, runId: number): Promise<string[
 }
 
 async function write(out: Writable, chunk: string): Promise<void> {
-  if (!out.write(chunk)) await new Promise<void>((resolve, reject) => {
-    const done = (err?: Error) => {
-      out.off('drain', done);
-      out.off('error', done);
-      if (err) reject(err); else resolve();
-    };
-    out.once('drain', done);
-    out.once('error', done);
-  });
+  if (!out.write(chunk))
+    await new Promise<void>((resolve, reject) => {
+      const done = (err?: Error) => {
+        out.off('drain', done);
+        out.off('error', done);
+        if (err) reject(err);
+        else resolve();
+      };
+      out.once('drain', done);
+      out.once('error', done);
+    });
 }
 
 /** Writes the CSV to `out`; returns the number of data rows written. */
@@ -46,7 +48,14 @@ export async function writeResultsCsv(sql: SqlDriver, runId: number, out: Writab
   );
   let rows = 0;
   for (let from = 0; from < Number(blocks); from += BLOCKS_PER_SLICE) {
-    const slice = await sql.query<{ elapsed: number; epoch: number; turret_name: string | null; scriptrun_time: number; error: string | null; custom_timers: Record<string, unknown> | string | null }>(
+    const slice = await sql.query<{
+      elapsed: number;
+      epoch: number;
+      turret_name: string | null;
+      scriptrun_time: number;
+      error: string | null;
+      custom_timers: Record<string, unknown> | string | null;
+    }>(
       `SELECT elapsed, epoch, turret_name, scriptrun_time, error, custom_timers FROM results
         WHERE ctid >= $2::tid AND ctid < $3::tid AND run_id = $1`,
       [runId, `(${from},0)`, `(${from + BLOCKS_PER_SLICE},0)`],

@@ -36,7 +36,6 @@ export interface GeneratedReport {
   validity: Validity;
 }
 
-
 /** The load timeline the HQ saved with a planned run; null for an unplanned one. */
 async function readLoadTimeline(store: Store, runId: number, log: Logger): Promise<LoadTimelineData | null> {
   const raw = await store.getArtifact(runId, LOAD_ARTIFACT);

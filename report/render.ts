@@ -42,7 +42,10 @@ function localTime(v: unknown): string {
   if (typeof v !== 'string' && typeof v !== 'number') return '—';
   const d = typeof v === 'number' ? new Date(v * 1000) : new Date(v);
   if (Number.isNaN(d.getTime())) return '—';
-  return d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+  return d
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, ' UTC');
 }
 
 function makeEngine(): typeof Handlebars {

@@ -22,7 +22,7 @@ const run = promisify(execFile);
 const CHROMIUM = '/usr/bin/chromium';
 const XSS_TIMER = '<script>document.documentElement.setAttribute("data-pwned","timer");document.title="pwned"</script>';
 const XSS_ERROR = '</script><script>document.documentElement.setAttribute("data-pwned","error")</script><!-- \u2028\u2029';
-const XSS_IMG = '<img src=x onerror="document.documentElement.setAttribute(\'data-pwned\',\'img\')">';
+const XSS_IMG = "<img src=x onerror=\"document.documentElement.setAttribute('data-pwned','img')\">";
 const XSS_TURRET = '<b onmouseover=alert(1)>evil</b>';
 
 let db: TestDatabase;
@@ -63,9 +63,33 @@ async function seedRun(): Promise<number> {
   }
   await insertResults(store.sql, info.id, rows);
   const turrets: [string, string, [string, number, string | null][]][] = [
-    ['uuid-0', XSS_TURRET, [['ready', 0, null], ['running', 0.5, null], ['lost', 31, 'silent for 10 s']]],
-    ['uuid-1', 'navigation', [['ready', 0, null], ['running', 0.5, null], ['ready', 60.5, null]]],
-    ['uuid-2', 'random', [['ready', 0, null], ['running', 0.5, null], ['aborted', 45, 'TypeError: boom']]],
+    [
+      'uuid-0',
+      XSS_TURRET,
+      [
+        ['ready', 0, null],
+        ['running', 0.5, null],
+        ['lost', 31, 'silent for 10 s'],
+      ],
+    ],
+    [
+      'uuid-1',
+      'navigation',
+      [
+        ['ready', 0, null],
+        ['running', 0.5, null],
+        ['ready', 60.5, null],
+      ],
+    ],
+    [
+      'uuid-2',
+      'random',
+      [
+        ['ready', 0, null],
+        ['running', 0.5, null],
+        ['aborted', 45, 'TypeError: boom'],
+      ],
+    ],
   ];
   for (const [uuid, name, changes] of turrets) {
     const last = changes[changes.length - 1]!;
@@ -119,7 +143,9 @@ test('inline JSON cannot close its script element', () => {
   assert.deepEqual(JSON.parse(s), { a: '</script><!-- \u2028\u2029 & >' });
 });
 
-test('report: files, artifact, and a page that renders offline with every chart and no script injection', { skip: !existsSync(CHROMIUM) && !process.env.CI && 'no chromium (CI installs it and never skips)' }, async () => {
+test('report: files, artifact, and a page that renders offline with every chart and no script injection', {
+  skip: !existsSync(CHROMIUM) && !process.env.CI && 'no chromium (CI installs it and never skips)',
+}, async () => {
   const runId = await seedRun();
   const outDir = join(tmp, 'out');
   const report = await generateReport({
@@ -133,9 +159,19 @@ test('report: files, artifact, and a page that renders offline with every chart 
   const summary = JSON.parse(readFileSync(report.summaryPath, 'utf8'));
   assert.equal(summary.totals.transactions, report.summary.totals.transactions);
   // Both timers first appear at elapsed 0: ties go by name.
-  assert.deepEqual(summary.series.map((s: { name: string }) => s.name), ['All transactions', XSS_TIMER, 'Example_Timer']);
+  assert.deepEqual(
+    summary.series.map((s: { name: string }) => s.name),
+    ['All transactions', XSS_TIMER, 'Example_Timer'],
+  );
   assert.equal(report.thresholds.passed, false, 'error rate is 2%+, so error_rate <1% fails');
-  assert.deepEqual(report.thresholds.results.map((r) => [r.key, r.passed]), [['p95', true], ['error_rate', false], ['Example_Timer.p99', true]]);
+  assert.deepEqual(
+    report.thresholds.results.map((r) => [r.key, r.passed]),
+    [
+      ['p95', true],
+      ['error_rate', false],
+      ['Example_Timer.p99', true],
+    ],
+  );
   const artifact = await store.getArtifact(runId, 'results.html');
   assert.equal(artifact?.toString(), readFileSync(report.htmlPath, 'utf8'));
 
@@ -182,8 +218,18 @@ test('a project template overrides the default one', async () => {
   const info = await store.createRun({ name: 'custom', config: {}, hqId: null });
   const project = join(tmp, 'project');
   mkdirSync(join(project, 'templates'), { recursive: true });
-  writeFileSync(join(project, 'templates', 'report.html'), '<html><body>custom {{summary.totals.transactions}} {{#each summary.series}}[{{name}}]{{/each}}</body></html>');
-  const report = await generateReport({ store, runId: info.id, outDir: join(tmp, 'custom'), projectDir: project, config: { run_time: 10, results_ts_interval: 5, thresholds: {} }, log: memoryLogger('warn') });
+  writeFileSync(
+    join(project, 'templates', 'report.html'),
+    '<html><body>custom {{summary.totals.transactions}} {{#each summary.series}}[{{name}}]{{/each}}</body></html>',
+  );
+  const report = await generateReport({
+    store,
+    runId: info.id,
+    outDir: join(tmp, 'custom'),
+    projectDir: project,
+    config: { run_time: 10, results_ts_interval: 5, thresholds: {} },
+    log: memoryLogger('warn'),
+  });
   assert.equal(readFileSync(report.htmlPath, 'utf8'), '<html><body>custom 0 [All transactions]</body></html>');
   assert.equal(report.thresholds.passed, true);
 });

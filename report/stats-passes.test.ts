@@ -27,13 +27,27 @@ test('a timer first seen after the sampled results is found, in order of first a
     const timers: Record<string, number> = { early: rnd() };
     if (i >= 2500) timers.late = rnd() * 2;
     if (i === 2999) timers.zlast = 0.5;
-    rows.push({ turretUuid: 'u', turretName: 't', elapsed: i / 100, epoch: 1_700_000_000, scriptrunTime: rnd(), error: null, customTimers: i % 7 ? timers : {} });
+    rows.push({
+      turretUuid: 'u',
+      turretName: 't',
+      elapsed: i / 100,
+      epoch: 1_700_000_000,
+      scriptrunTime: rnd(),
+      error: null,
+      customTimers: i % 7 ? timers : {},
+    });
   }
   const runId = await insertRun(sql, { config: {} });
   await insertResults(sql, runId, rows);
   const stats = await computeStats(sql, { runId, interval: 10, runTime: 30 });
-  assert.deepEqual(stats.series.map((s) => s.name), ['All transactions', 'early', 'late', 'zlast']);
-  const late = rows.filter((r) => r.customTimers?.late !== undefined).map((r) => r.customTimers!.late!).sort((a, b) => a - b);
+  assert.deepEqual(
+    stats.series.map((s) => s.name),
+    ['All transactions', 'early', 'late', 'zlast'],
+  );
+  const late = rows
+    .filter((r) => r.customTimers?.late !== undefined)
+    .map((r) => r.customTimers!.late!)
+    .sort((a, b) => a - b);
   assert.equal(stats.series[2]!.overall.count, late.length);
   assert.equal(stats.series[2]!.overall.max, late[late.length - 1]);
   assert.equal(stats.series[3]!.overall.count, 1);

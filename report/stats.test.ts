@@ -28,7 +28,8 @@ function percentile(sorted: number[], p: number): number {
 }
 
 function reference(values: number[], errors: number, seconds: number): LatencyStats {
-  if (!values.length) return { count: 0, errors: 0, min: null, mean: null, stdev: null, p50: null, p80: null, p90: null, p95: null, p99: null, max: null, throughput: 0 };
+  if (!values.length)
+    return { count: 0, errors: 0, min: null, mean: null, stdev: null, p50: null, p80: null, p90: null, p95: null, p99: null, max: null, throughput: 0 };
   const s = [...values].sort((a, b) => a - b);
   const mean = s.reduce((a, b) => a + b, 0) / s.length;
   const stdev = Math.sqrt(s.reduce((a, b) => a + (b - mean) ** 2, 0) / s.length);
@@ -76,7 +77,10 @@ function check(spec: Spec, stats: Awaited<ReturnType<typeof computeStats>>): voi
   const firstSeen = new Map<string, number>();
   for (const r of rows) for (const k of Object.keys(r.customTimers ?? {})) firstSeen.set(k, Math.min(firstSeen.get(k) ?? Infinity, r.elapsed));
   const timerNames = [...firstSeen.entries()].sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : 1)).map(([k]) => k);
-  assert.deepEqual(stats.series.map((s) => s.name), [TOTAL_SERIES, ...timerNames]);
+  assert.deepEqual(
+    stats.series.map((s) => s.name),
+    [TOTAL_SERIES, ...timerNames],
+  );
 
   const seriesValues = (name: string | null) =>
     rows.flatMap((r) => {
@@ -85,23 +89,39 @@ function check(spec: Spec, stats: Awaited<ReturnType<typeof computeStats>>): voi
     });
   for (const s of stats.series) {
     const pts = seriesValues(s.total ? null : s.name);
-    assertClose(s.overall, reference(pts.map((p) => p.v), pts.filter((p) => p.err).length, duration), `${s.name}.overall`);
+    assertClose(
+      s.overall,
+      reference(
+        pts.map((p) => p.v),
+        pts.filter((p) => p.err).length,
+        duration,
+      ),
+      `${s.name}.overall`,
+    );
     assert.equal(s.bins.length, nBins, `${s.name} bins`);
     for (let i = 0; i < nBins; i++) {
       const inBin = pts.filter((p) => binOf(p.e) === i);
-      assertClose(s.bins[i]!, reference(inBin.map((p) => p.v), inBin.filter((p) => p.err).length, secondsOf(i)), `${s.name}.bin${i}`);
+      assertClose(
+        s.bins[i]!,
+        reference(
+          inBin.map((p) => p.v),
+          inBin.filter((p) => p.err).length,
+          secondsOf(i),
+        ),
+        `${s.name}.bin${i}`,
+      );
       assert.equal(s.bins[i]!.start, i * interval);
     }
-    assert.equal(s.histogram.reduce((a, b) => a + b.count, 0), pts.length, `${s.name} histogram total`);
+    assert.equal(
+      s.histogram.reduce((a, b) => a + b.count, 0),
+      pts.length,
+      `${s.name} histogram total`,
+    );
   }
 
   const byMessage = new Map<string, number>();
   for (const r of rows) if (r.error !== null) byMessage.set(r.error, (byMessage.get(r.error) ?? 0) + 1);
-  assert.deepEqual(
-    new Map(stats.errorsByMessage.map((e) => [e.message, e.count])),
-    byMessage,
-    'errors by message',
-  );
+  assert.deepEqual(new Map(stats.errorsByMessage.map((e) => [e.message, e.count])), byMessage, 'errors by message');
   const perTurret = new Map<string, number>();
   const turretKey = (uuid: string | null, name: string | null) => `${uuid}|${name}`;
   for (const r of rows) perTurret.set(turretKey(r.turretUuid, r.turretName), (perTurret.get(turretKey(r.turretUuid, r.turretName)) ?? 0) + 1);
@@ -151,7 +171,15 @@ test('a larger run: 20,000 results, 3 custom timers, a silent stretch in the mid
     const timers: Record<string, number> = { a: rnd() * 0.2 };
     if (i % 3 === 0) timers.b = rnd();
     if (elapsed > 40) timers.late = rnd() * 2;
-    rows.push({ turretUuid: `u${i % 4}`, turretName: `t${i % 4}`, elapsed, epoch: 1_700_000_000 + elapsed, scriptrunTime: -Math.log(1 - rnd()) * 0.05, error: i % 97 === 0 ? `error ${i % 5}` : null, customTimers: timers });
+    rows.push({
+      turretUuid: `u${i % 4}`,
+      turretName: `t${i % 4}`,
+      elapsed,
+      epoch: 1_700_000_000 + elapsed,
+      scriptrunTime: -Math.log(1 - rnd()) * 0.05,
+      error: i % 97 === 0 ? `error ${i % 5}` : null,
+      customTimers: timers,
+    });
   }
   const runId = await insertRun(sql, { config: {} });
   await insertResults(sql, runId, rows);
@@ -168,7 +196,10 @@ test('a run with no results yields one empty series and zero-count bins', async 
   const stats = await computeStats(sql, { runId, interval: 10, runTime: 30 });
   assert.equal(stats.series.length, 1);
   assert.equal(stats.series[0]!.overall.count, 0);
-  assert.deepEqual(stats.series[0]!.bins.map((b) => b.count), [0, 0, 0]);
+  assert.deepEqual(
+    stats.series[0]!.bins.map((b) => b.count),
+    [0, 0, 0],
+  );
 });
 
 test('status changes are placed relative to the start of the run', async () => {
@@ -178,7 +209,11 @@ test('status changes are placed relative to the start of the run', async () => {
     `INSERT INTO turrets (run_id, uuid, name, canons, rampup, script, status, first_seen, last_seen) VALUES ($1, 'u1', 'alpha', 2, 0, 's.ts', 'lost', $2, $3)`,
     [runId, start, new Date(start.getTime() + 12_000)],
   );
-  for (const [status, s] of [['ready', 0], ['running', 1], ['lost', 12.5]] as const) {
+  for (const [status, s] of [
+    ['ready', 0],
+    ['running', 1],
+    ['lost', 12.5],
+  ] as const) {
     await sql.query(`INSERT INTO turret_status_changes (run_id, uuid, name, status, raw_status, reason, at) VALUES ($1, 'u1', 'alpha', $2, $2, NULL, $3)`, [
       runId,
       status,
@@ -187,5 +222,12 @@ test('status changes are placed relative to the start of the run', async () => {
   }
   const stats = await computeStats(sql, { runId, interval: 10, runTime: 30, startedAt: start, endedAt: new Date(start.getTime() + 31_000) });
   assert.equal(stats.turrets.length, 1);
-  assert.deepEqual(stats.turrets[0]!.changes.map((c) => [c.status, c.elapsed]), [['ready', 0], ['running', 1], ['lost', 12.5]]);
+  assert.deepEqual(
+    stats.turrets[0]!.changes.map((c) => [c.status, c.elapsed]),
+    [
+      ['ready', 0],
+      ['running', 1],
+      ['lost', 12.5],
+    ],
+  );
 });

@@ -253,7 +253,6 @@ function displayHistogram(counts: Map<number, number>): HistogramBucket[] {
   return out;
 }
 
-
 // Series are numbered: 0 is "All transactions" (run() time), 1..K the custom timers. A points
 // source yields (s, elapsed, v, err, u, t): one point per result and series it has a value for;
 // u and t (turret uuid and name) only for series 0, the only one broken down per turret.
@@ -384,9 +383,7 @@ class RankRequests {
   /** Runs pass 2 over `points`; resolves to rank key → value. */
   async fetch(sql: SqlDriver, points: string, base: unknown[], into: Map<string, number>): Promise<void> {
     if (!this.k.length) return;
-    const rows = await analyticQuery<{ i: number; v: number }>(sql, ranksSql(points), [
-      ...base, this.k, this.s, this.bin, this.hb, this.off, this.u, this.t,
-    ]);
+    const rows = await analyticQuery<{ i: number; v: number }>(sql, ranksSql(points), [...base, this.k, this.s, this.bin, this.hb, this.off, this.u, this.t]);
     for (const r of rows) for (const key of this.wantedBy[Number(r.i) - 1] ?? []) into.set(key, Number(r.v));
   }
 }
@@ -512,7 +509,16 @@ export async function computeStats(sql: SqlDriver, opts: StatsOptions): Promise<
           ORDER BY n DESC, message LIMIT ${ERROR_MESSAGES_LIMIT}`,
         [runId],
       ),
-      sql.query<{ uuid: string; name: string; canons: number | null; rampup: number | null; script: string | null; status: string; first_seen: number; last_seen: number }>(
+      sql.query<{
+        uuid: string;
+        name: string;
+        canons: number | null;
+        rampup: number | null;
+        script: string | null;
+        status: string;
+        first_seen: number;
+        last_seen: number;
+      }>(
         `SELECT uuid, name, canons, rampup, script, status,
                 extract(epoch FROM first_seen)::float8 AS first_seen, extract(epoch FROM last_seen)::float8 AS last_seen
            FROM turrets WHERE run_id = $1 ORDER BY first_seen, name`,
@@ -554,7 +560,10 @@ export async function computeStats(sql: SqlDriver, opts: StatsOptions): Promise<
   const { timers, rows: timerAgg } = await timerAggP;
   folded.add(timerAgg);
   const timerRanks = new RankRequests();
-  folded.request(timerRanks, timers.map((_, i) => i + 1));
+  folded.request(
+    timerRanks,
+    timers.map((_, i) => i + 1),
+  );
   const timerRanksP = timers.length ? timerRanks.fetch(sql, timerPointsSql(timers.length), [runId, timers, interval, nBins], rankValue) : undefined;
 
   const [, , [errorRows, turretInfoRows, changeRows]] = await Promise.all([runRanksP, timerRanksP, miscP]);

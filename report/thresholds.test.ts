@@ -8,7 +8,21 @@ import type { LatencyStats, SeriesStats } from './stats.ts';
 import { evaluateThresholds, formatThresholdsTable, parseThresholds } from './thresholds.ts';
 
 function series(name: string, total: boolean, o: Partial<LatencyStats>): SeriesStats {
-  const overall: LatencyStats = { count: 1000, errors: 5, min: 0.01, mean: 0.1, stdev: 0.02, p50: 0.09, p80: 0.12, p90: 0.15, p95: 0.2, p99: 0.4, max: 1, throughput: 120, ...o };
+  const overall: LatencyStats = {
+    count: 1000,
+    errors: 5,
+    min: 0.01,
+    mean: 0.1,
+    stdev: 0.02,
+    p50: 0.09,
+    p80: 0.12,
+    p90: 0.15,
+    p95: 0.2,
+    p99: 0.4,
+    max: 1,
+    throughput: 120,
+    ...o,
+  };
   return { name, total, overall, bins: [], histogram: [] };
 }
 const SERIES = [series('All transactions', true, {}), series('Example_Timer', false, { p99: 2.5 })];
@@ -53,8 +67,20 @@ test('a bad threshold names its key and what is wrong, all at once', () => {
 });
 
 test('evaluates pass and fail over the merged series', () => {
-  const v = evaluateThresholds(parseThresholds({ p95: '<500ms', error_rate: '<1%', throughput: '>100/s', Example_Timer: { p99: '<2s' }, Missing: { p50: '<1s' } }), SERIES);
-  assert.deepEqual(v.results.map((r) => [r.key, r.passed]), [['p95', true], ['error_rate', true], ['throughput', true], ['Example_Timer.p99', false], ['Missing.p50', false]]);
+  const v = evaluateThresholds(
+    parseThresholds({ p95: '<500ms', error_rate: '<1%', throughput: '>100/s', Example_Timer: { p99: '<2s' }, Missing: { p50: '<1s' } }),
+    SERIES,
+  );
+  assert.deepEqual(
+    v.results.map((r) => [r.key, r.passed]),
+    [
+      ['p95', true],
+      ['error_rate', true],
+      ['throughput', true],
+      ['Example_Timer.p99', false],
+      ['Missing.p50', false],
+    ],
+  );
   assert.equal(v.passed, false);
   assert.match(v.results[4]!.detail, /no series "Missing"/);
   const table = formatThresholdsTable(v);
@@ -90,7 +116,11 @@ test('xmlEscape output always parses back to the input minus forbidden character
   fc.assert(
     fc.property(fc.string({ unit: 'binary' }), (s) => {
       const xml = `<a b="${xmlEscape(s)}">${xmlEscape(s)}</a>`;
-      const out = execFileSync('python3', ['-c', 'import sys,json,xml.etree.ElementTree as ET; e=ET.fromstring(sys.stdin.buffer.read()); print(json.dumps([e.get("b"), e.text or ""]))'], { input: xml }).toString();
+      const out = execFileSync(
+        'python3',
+        ['-c', 'import sys,json,xml.etree.ElementTree as ET; e=ET.fromstring(sys.stdin.buffer.read()); print(json.dumps([e.get("b"), e.text or ""]))'],
+        { input: xml },
+      ).toString();
       const [attr, text] = JSON.parse(out) as [string, string];
       const expected = [...s].filter((c) => !/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF\uD800-\uDFFF]/.test(c.length === 1 ? c : 'x')).join('');
       // XML normalises line ends and attribute whitespace; compare modulo that.

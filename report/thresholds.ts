@@ -157,8 +157,7 @@ function measure(s: SeriesStats, metric: Metric): number | null {
   }
 }
 
-const compare = (a: number, op: Op, b: number) =>
-  op === '<' ? a < b : op === '<=' ? a <= b : op === '>' ? a > b : op === '>=' ? a >= b : a === b;
+const compare = (a: number, op: Op, b: number) => (op === '<' ? a < b : op === '<=' ? a <= b : op === '>' ? a > b : op === '>=' ? a >= b : a === b);
 
 /** Formats a value in the threshold's own terms (ms, %, /s). */
 export function formatMetric(metric: Metric, v: number | null): string {
@@ -194,7 +193,11 @@ export function formatThresholdsTable(verdict: ThresholdVerdict): string {
   const rows = verdict.results.map((r) => [r.passed ? 'PASS' : 'FAIL', r.series, r.metric, r.expression, formatMetric(r.metric, r.actual)]);
   const head = ['', 'series', 'metric', 'threshold', 'actual'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   const failed = verdict.results.filter((r) => !r.passed).length;
   return `${[
     line(head),

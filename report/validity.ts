@@ -32,7 +32,19 @@ export interface Validity {
 
 export function judgeValidity(timeline: LoadTimelineData | null, bounds: ValidityBounds): Validity {
   if (!timeline) {
-    return { judged: false, valid: true, reasons: [], started: 0, dropped: 0, droppedRatio: 0, achievedRate: null, turretSeconds: 0, lagSecondsOver: 0, loopSecondsOver: 0, bounds };
+    return {
+      judged: false,
+      valid: true,
+      reasons: [],
+      started: 0,
+      dropped: 0,
+      droppedRatio: 0,
+      achievedRate: null,
+      turretSeconds: 0,
+      lagSecondsOver: 0,
+      loopSecondsOver: 0,
+      bounds,
+    };
   }
   const { started, dropped } = timeline.totals;
   const droppedRatio = started + dropped > 0 ? dropped / (started + dropped) : 0;
@@ -48,15 +60,21 @@ export function judgeValidity(timeline: LoadTimelineData | null, bounds: Validit
   }
   const reasons: string[] = [];
   if (droppedRatio > bounds.max_dropped_ratio) {
-    reasons.push(`${dropped} of ${started + dropped} iterations dropped (${pct(droppedRatio)}, bound ${pct(bounds.max_dropped_ratio)}): the turrets had no free canon when the plan said to start one`);
+    reasons.push(
+      `${dropped} of ${started + dropped} iterations dropped (${pct(droppedRatio)}, bound ${pct(bounds.max_dropped_ratio)}): the turrets had no free canon when the plan said to start one`,
+    );
   }
   // One bad second is never enough: a GC pause or a noisy neighbour must not flip a short run.
   const allowed = Math.max(1, bounds.max_bad_seconds_ratio * turretSeconds);
   if (turretSeconds > 0 && lagOver > allowed) {
-    reasons.push(`schedule lag p99 above ${bounds.max_schedule_lag_ms} ms in ${lagOver} of ${turretSeconds} turret-seconds (bound ${pct(bounds.max_bad_seconds_ratio)}): iterations started late`);
+    reasons.push(
+      `schedule lag p99 above ${bounds.max_schedule_lag_ms} ms in ${lagOver} of ${turretSeconds} turret-seconds (bound ${pct(bounds.max_bad_seconds_ratio)}): iterations started late`,
+    );
   }
   if (turretSeconds > 0 && loopOver > allowed) {
-    reasons.push(`event-loop delay p99 above ${bounds.max_loop_delay_ms} ms in ${loopOver} of ${turretSeconds} turret-seconds (bound ${pct(bounds.max_bad_seconds_ratio)}): a turret was saturated`);
+    reasons.push(
+      `event-loop delay p99 above ${bounds.max_loop_delay_ms} ms in ${loopOver} of ${turretSeconds} turret-seconds (bound ${pct(bounds.max_bad_seconds_ratio)}): a turret was saturated`,
+    );
   }
   return {
     judged: true,

@@ -43,10 +43,7 @@ const testFiles = files.length
   ? files
   : unit
     ? QUICK
-    : execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '*.test.ts'], { encoding: 'utf8' })
-        .split('\n')
-        .filter(Boolean)
-        .sort();
+    : execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '*.test.ts'], { encoding: 'utf8' }).split('\n').filter(Boolean).sort();
 
 let cluster = null;
 if (!process.env.OCT_TEST_DATABASE_URL && !unit) {

@@ -69,7 +69,10 @@ after(async () => {
 test('property: any error text and timer name round-trips through a real COPY', async () => {
   const fix = (s: string) => storableText(s);
   const row = fc.record({
-    error: fc.option(oddText.filter((s) => s.length > 0), { nil: null }),
+    error: fc.option(
+      oddText.filter((s) => s.length > 0),
+      { nil: null },
+    ),
     timers: fc.dictionary(oddText, fc.double({ noNaN: true, noDefaultInfinity: true }), { maxKeys: 3 }),
     name: fc.option(oddText, { nil: null }),
   });

@@ -4,8 +4,7 @@
 // COPY and the writer would retry it forever.
 import type { ResultBatch } from '../protocol/results.ts';
 
-export const RESULTS_COPY_SQL =
-  'COPY results (run_id, turret_uuid, turret_name, elapsed, epoch, scriptrun_time, error, custom_timers) FROM STDIN';
+export const RESULTS_COPY_SQL = 'COPY results (run_id, turret_uuid, turret_name, elapsed, epoch, scriptrun_time, error, custom_timers) FROM STDIN';
 
 const NEEDS_ESCAPE = /[\\\t\n\r]/;
 const NEEDS_ESCAPE_G = /[\\\t\n\r]/g;

@@ -139,7 +139,10 @@ export class EmbeddedDriver implements SessionDriver {
 }
 
 export class EmbeddedStore extends SqlStore {
-  constructor(private readonly driver: EmbeddedDriver, log: Logger) {
+  constructor(
+    private readonly driver: EmbeddedDriver,
+    log: Logger,
+  ) {
     super('embedded', driver.dataDir, driver, log);
   }
 

@@ -13,7 +13,6 @@ import { freePort } from '../test/support/processes.ts';
 const tmp = mkdtempSync(join(tmpdir(), 'oct-open-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
-
 test('a refused connection fails fast, naming host, port and cause', async () => {
   const port = await freePort();
   const t0 = Date.now();

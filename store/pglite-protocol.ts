@@ -23,10 +23,6 @@ export interface WireError {
   hint?: string;
 }
 
-export type PgliteResponse =
-  | { id: number; ok: true; rows?: unknown[]; count?: number }
-  | { id: number; ok: false; error: WireError };
+export type PgliteResponse = { id: number; ok: true; rows?: unknown[]; count?: number } | { id: number; ok: false; error: WireError };
 
-export type PgliteEvent =
-  | { kind: 'ready'; startupMs: number; fromTemplate: boolean }
-  | { kind: 'fatal'; error: WireError };
+export type PgliteEvent = { kind: 'ready'; startupMs: number; fromTemplate: boolean } | { kind: 'fatal'; error: WireError };

@@ -11,7 +11,13 @@ import copyStreams from 'pg-copy-streams';
 import type { Logger } from '../common/log.ts';
 import type { ResultBatch } from '../protocol/results.ts';
 import {
-  COPY_BINARY_HEADER, COPY_BINARY_TRAILER, countRows, resultsCopyBinary, resultsCopyPieces, RESULTS_COPY_BINARY_SQL, RESULTS_COPY_SQL,
+  COPY_BINARY_HEADER,
+  COPY_BINARY_TRAILER,
+  countRows,
+  resultsCopyBinary,
+  resultsCopyPieces,
+  RESULTS_COPY_BINARY_SQL,
+  RESULTS_COPY_SQL,
 } from './copy-text.ts';
 import type { ResultsCopy } from './result-writer.ts';
 import { SqlStore, type SessionDriver, type SqlSession } from './sql-store.ts';
@@ -70,7 +76,11 @@ export class PostgresDriver implements SessionDriver {
   private readonly pool: pg.Pool;
   private readonly target: string;
 
-  constructor(url: string, private readonly log: Logger, opts: { max?: number } = {}) {
+  constructor(
+    url: string,
+    private readonly log: Logger,
+    opts: { max?: number } = {},
+  ) {
     this.target = describeTarget(url);
     this.pool = new pg.Pool({
       connectionString: url,
@@ -208,7 +218,7 @@ export class PostgresDriver implements SessionDriver {
       throw this.wrap(err, 'connect');
     }
     const session: SqlSession = {
-      query: async <R,>(sql: string, params?: unknown[]) => {
+      query: async <R>(sql: string, params?: unknown[]) => {
         try {
           return (await client.query(sql, params as unknown[])).rows as R[];
         } catch (err) {
@@ -244,7 +254,11 @@ async function* paced(pieces: Iterable<string>): AsyncGenerator<string> {
 }
 
 export class PostgresStore extends SqlStore {
-  constructor(location: string, private readonly driver: PostgresDriver, log: Logger) {
+  constructor(
+    location: string,
+    private readonly driver: PostgresDriver,
+    log: Logger,
+  ) {
     super('postgres', location, driver, log);
   }
 
@@ -281,10 +295,7 @@ export async function openPostgresStore(url: string, log: Logger): Promise<Postg
     await driver.query('SELECT 1');
   } catch (err) {
     await driver.close().catch(() => undefined);
-    throw new Error(
-      `cannot connect to the results database at ${describeTarget(url)}: ${explain((err as Error).cause ?? err)}`,
-      { cause: err },
-    );
+    throw new Error(`cannot connect to the results database at ${describeTarget(url)}: ${explain((err as Error).cause ?? err)}`, { cause: err });
   }
   return new PostgresStore(redactUrl(url), driver, log);
 }

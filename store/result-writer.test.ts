@@ -135,7 +135,17 @@ test('the results table going away and coming back loses nothing', async () => {
 test('drain times out with a clear error, and the rows left are recoverable from the file', async () => {
   await withStore(async (store, spillDir) => {
     const run = await store.createRun({ name: 'stuck', config: {}, hqId: null });
-    const w = new ResultWriter({ store, runId: run.id, log: memoryLogger(), spillDir, flushMs: 10, retryMinMs: 10, retryMaxMs: 50, maxQueuedRows: 2_000, flushRows: 1_000 });
+    const w = new ResultWriter({
+      store,
+      runId: run.id,
+      log: memoryLogger(),
+      spillDir,
+      flushMs: 10,
+      retryMinMs: 10,
+      retryMaxMs: 50,
+      maxQueuedRows: 2_000,
+      flushRows: 1_000,
+    });
     await store.sql.query('ALTER TABLE results RENAME TO results_away');
     for (let i = 0; i < 10; i++) w.enqueue(batch(i * 500, 500), { turretUuid: 'u', turretName: 'n' });
     const err = await w.drain(300).then(
@@ -159,7 +169,10 @@ test('drain times out with a clear error, and the rows left are recoverable from
     }
     await store.writeResults(run.id, recovered);
     const rows = await store.sql.query<{ elapsed: number }>('SELECT elapsed FROM results WHERE run_id = $1 ORDER BY ctid', [run.id]);
-    assert.deepEqual(rows.map((r) => r.elapsed), Array.from({ length: 5_000 }, (_, i) => i));
+    assert.deepEqual(
+      rows.map((r) => r.elapsed),
+      Array.from({ length: 5_000 }, (_, i) => i),
+    );
     await w.close();
   });
 });
@@ -177,7 +190,16 @@ async function restartableServer() {
     // last acknowledged commits, which is the test cluster's durability trade, not the writer's.
     down: () => pgctl('-D', data, '-m', 'fast', '-w', 'stop'),
     up: () =>
-      pgctl('-D', data, '-l', join(c.dir, 'log'), '-w', '-o', `-p ${c.port} -k ${c.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off`, 'start'),
+      pgctl(
+        '-D',
+        data,
+        '-l',
+        join(c.dir, 'log'),
+        '-w',
+        '-o',
+        `-p ${c.port} -k ${c.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off`,
+        'start',
+      ),
     remove: () => c.stop(),
   };
 }
@@ -252,11 +274,7 @@ test('the open COPY (binary) stores exactly what the COPY text stores', async ()
       if (i % 5 === 0) timers.plain = i / 7;
       b.add({ elapsed: i / 3, epoch: 1.7e9 + i / 1_000_003, scriptrunTime: i * 1e-9, error: i % 4 ? null : odd[i % odd.length]! || 'e', customTimers: timers });
     }
-    const batches = [
-      b.build({ turretUuid: 'u-\t1', turretName: odd[3]!, seq: 1 }),
-      batch(0, 10),
-      { ...batch(10, 5), turretUuid: null, turretName: odd[5]! },
-    ];
+    const batches = [b.build({ turretUuid: 'u-\t1', turretName: odd[3]!, seq: 1 }), batch(0, 10), { ...batch(10, 5), turretUuid: null, turretName: odd[5]! }];
     const a = await store.createRun({ name: 'text', config: {}, hqId: null });
     const c = await store.createRun({ name: 'binary', config: {}, hqId: null });
     await store.writeResults(a.id, batches);

@@ -292,7 +292,12 @@ export class ResultWriter {
       if (this.stopped) return;
       const chunk = this.chunk;
       try {
-        this.inflight = this.store.writeResults(this.runId, chunk.map((e) => e.batch)).then(() => undefined);
+        this.inflight = this.store
+          .writeResults(
+            this.runId,
+            chunk.map((e) => e.batch),
+          )
+          .then(() => undefined);
         await this.inflight;
       } catch (err) {
         this.onWriteFailed(err as Error);
@@ -413,13 +418,20 @@ export class ResultWriter {
     // Log the first failure and then every tenth, so a long outage does not flood the log.
     if (this.consecutiveFailures === 1 || this.consecutiveFailures % 10 === 0) {
       this.log.warn('writing results failed; will retry', {
-        err, attempt: this.consecutiveFailures, retryInMs: delay, pendingRows: this.pendingRows(), runId: this.runId,
+        err,
+        attempt: this.consecutiveFailures,
+        retryInMs: delay,
+        pendingRows: this.pendingRows(),
+        runId: this.runId,
       });
     }
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = null;
-      this.kick();
-    }, delay * (0.75 + Math.random() * 0.5));
+    this.retryTimer = setTimeout(
+      () => {
+        this.retryTimer = null;
+        this.kick();
+      },
+      delay * (0.75 + Math.random() * 0.5),
+    );
   }
 
   private notifyIdle(): void {

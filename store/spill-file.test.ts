@@ -92,7 +92,10 @@ test('readSpillFile recovers what was left in a spill file', async () => {
   // The file keeps every frame (the reader knows nothing of what was taken): callers recover from
   // the writer's recovery file, which holds only what was left.
   assert.equal(back.length, 5);
-  assert.deepEqual(back.map((e) => e.batch.turretName), ['n', null, 'n', null, 'n']);
+  assert.deepEqual(
+    back.map((e) => e.batch.turretName),
+    ['n', null, 'n', null, 'n'],
+  );
   assert.ok(back.every((e) => e.runId === 9));
   await assert.rejects(async () => {
     for await (const _ of readSpillFile(join(dir, 'missing.spill'))) void _;

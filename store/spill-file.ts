@@ -38,8 +38,15 @@ const pad8 = (n: number) => (n + 7) & ~7;
 export function encodeFrame(e: SpillEntry): Buffer {
   const b = e.batch;
   const header: FrameHeader = {
-    v: 1, runId: e.runId, at: e.at, uuid: b.turretUuid, name: b.turretName, seq: b.seq, count: b.count,
-    errors: b.errors, timerNames: b.timerNames,
+    v: 1,
+    runId: e.runId,
+    at: e.at,
+    uuid: b.turretUuid,
+    name: b.turretName,
+    seq: b.seq,
+    count: b.count,
+    errors: b.errors,
+    timerNames: b.timerNames,
   };
   const hb = Buffer.from(JSON.stringify(header), 'utf8');
   const n = b.count;
@@ -50,8 +57,7 @@ export function encodeFrame(e: SpillEntry): Buffer {
   frame.writeUInt32LE(payloadLen, 0);
   frame.writeUInt32LE(hb.length, 4);
   hb.copy(frame, 8);
-  const put = (arr: Float64Array | Int32Array, at: number) =>
-    Buffer.from(arr.buffer, arr.byteOffset, arr.byteLength).copy(frame, 4 + at);
+  const put = (arr: Float64Array | Int32Array, at: number) => Buffer.from(arr.buffer, arr.byteOffset, arr.byteLength).copy(frame, 4 + at);
   put(b.elapsed.subarray(0, n), colsAt);
   put(b.epoch.subarray(0, n), colsAt + 8 * n);
   put(b.scriptrunTime.subarray(0, n), colsAt + 16 * n);
@@ -147,7 +153,10 @@ export class SpillFile {
   private truncatePending = false;
   diskError: Error | null = null;
 
-  constructor(readonly path: string, private readonly log: Logger) {}
+  constructor(
+    readonly path: string,
+    private readonly log: Logger,
+  ) {}
 
   /** Rows appended and not yet taken. */
   get rows(): number {

@@ -66,12 +66,8 @@ export class SqlStore implements Store {
       // Session-level lock: two HQs starting at once against one server apply each migration once.
       await s.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
       try {
-        await s.query(
-          'CREATE TABLE IF NOT EXISTS oct_schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
-        );
-        const done = new Set(
-          (await s.query<{ version: number }>('SELECT version FROM oct_schema_migrations')).map((r) => Number(r.version)),
-        );
+        await s.query('CREATE TABLE IF NOT EXISTS oct_schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
+        const done = new Set((await s.query<{ version: number }>('SELECT version FROM oct_schema_migrations')).map((r) => Number(r.version)));
         for (let i = 0; i < MIGRATIONS.length; i++) {
           const version = i + 1;
           if (done.has(version)) continue;
@@ -93,10 +89,11 @@ export class SqlStore implements Store {
   }
 
   async createRun(input: { name: string; config: unknown; hqId: string | null }): Promise<RunInfo> {
-    const rows = await this.sql.query<RunRow>(
-      `INSERT INTO runs (name, state, config, hq_id) VALUES ($1, 'waiting', $2::text::jsonb, $3) RETURNING *`,
-      [input.name, json(input.config), input.hqId],
-    );
+    const rows = await this.sql.query<RunRow>(`INSERT INTO runs (name, state, config, hq_id) VALUES ($1, 'waiting', $2::text::jsonb, $3) RETURNING *`, [
+      input.name,
+      json(input.config),
+      input.hqId,
+    ]);
     return toRun(rows[0]!);
   }
 
@@ -110,10 +107,7 @@ export class SqlStore implements Store {
   }
 
   async findUnfinishedRun(name: string): Promise<RunInfo | null> {
-    const rows = await this.sql.query<RunRow>(
-      `SELECT * FROM runs WHERE name = $1 AND state NOT IN ('finished', 'failed') ORDER BY id DESC LIMIT 1`,
-      [name],
-    );
+    const rows = await this.sql.query<RunRow>(`SELECT * FROM runs WHERE name = $1 AND state NOT IN ('finished', 'failed') ORDER BY id DESC LIMIT 1`, [name]);
     return rows[0] ? toRun(rows[0]) : null;
   }
 
@@ -158,12 +152,24 @@ export class SqlStore implements Store {
   /** Turrets of a run, oldest first (a convenience for the HQ and tests; the report may use SQL). */
   async listTurrets(runId: number): Promise<TurretRecord[]> {
     const rows = await this.sql.query<{
-      uuid: string; name: string; canons: number | null; rampup: number | null; script: string | null;
-      status: string; first_seen: Date; last_seen: Date;
+      uuid: string;
+      name: string;
+      canons: number | null;
+      rampup: number | null;
+      script: string | null;
+      status: string;
+      first_seen: Date;
+      last_seen: Date;
     }>('SELECT * FROM turrets WHERE run_id = $1 ORDER BY first_seen, uuid', [runId]);
     return rows.map((r) => ({
-      uuid: r.uuid, name: r.name, canons: r.canons, rampup: r.rampup, script: r.script,
-      state: r.status as TurretState, firstSeen: r.first_seen, lastSeen: r.last_seen,
+      uuid: r.uuid,
+      name: r.name,
+      canons: r.canons,
+      rampup: r.rampup,
+      script: r.script,
+      state: r.status as TurretState,
+      firstSeen: r.first_seen,
+      lastSeen: r.last_seen,
     }));
   }
 
@@ -185,10 +191,7 @@ export class SqlStore implements Store {
   }
 
   async getArtifact(runId: number, name: string): Promise<Buffer | null> {
-    const rows = await this.sql.query<{ hex: string }>(
-      `SELECT encode(content, 'hex') AS hex FROM artifacts WHERE run_id = $1 AND name = $2`,
-      [runId, name],
-    );
+    const rows = await this.sql.query<{ hex: string }>(`SELECT encode(content, 'hex') AS hex FROM artifacts WHERE run_id = $1 AND name = $2`, [runId, name]);
     return rows[0] ? Buffer.from(rows[0].hex, 'hex') : null;
   }
 

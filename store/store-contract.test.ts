@@ -88,7 +88,10 @@ for (const backend of backends) {
       await store.migrate();
       await store.migrate();
       const rows = await store.sql.query<{ version: number }>('SELECT version FROM oct_schema_migrations ORDER BY version');
-      assert.deepEqual(rows.map((r) => r.version), [1]);
+      assert.deepEqual(
+        rows.map((r) => r.version),
+        [1],
+      );
     });
 
     test('run lifecycle: create, find unfinished, update, list', async () => {
@@ -128,7 +131,16 @@ for (const backend of backends) {
       const t0 = new Date('2024-01-01T00:00:00Z');
       const t1 = new Date('2024-01-01T00:00:05Z');
       await store.upsertTurret(run.id, { uuid: 'u1', name: 'navy', canons: 10, rampup: 2.5, script: 'v_user.ts', state: 'ready', firstSeen: t0, lastSeen: t0 });
-      await store.upsertTurret(run.id, { uuid: 'u1', name: 'navy', canons: 10, rampup: 2.5, script: 'v_user.ts', state: 'running', firstSeen: t1, lastSeen: t1 });
+      await store.upsertTurret(run.id, {
+        uuid: 'u1',
+        name: 'navy',
+        canons: 10,
+        rampup: 2.5,
+        script: 'v_user.ts',
+        state: 'running',
+        firstSeen: t1,
+        lastSeen: t1,
+      });
       await store.upsertTurret(run.id, { uuid: 'u2', name: "o'neil\t", canons: null, rampup: null, script: null, state: 'lost', firstSeen: t1, lastSeen: t1 });
       const rows = await store.sql.query<{ uuid: string; name: string; status: string; first_seen: Date; last_seen: Date; rampup: number; canons: number }>(
         'SELECT * FROM turrets WHERE run_id = $1 ORDER BY uuid',

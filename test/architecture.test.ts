@@ -30,7 +30,10 @@ describe('import graph', () => {
       "type S = import('./type-position.ts').S;",
       "import { z } from 'zod';",
     ].join('\n');
-    assert.deepEqual(new Set(importSpecifiers(source)), new Set(['./multi-line.ts', '../types.ts', './re-export.ts', './star.ts', './side-effect.ts', './dynamic.ts', './type-position.ts', 'zod']));
+    assert.deepEqual(
+      new Set(importSpecifiers(source)),
+      new Set(['./multi-line.ts', '../types.ts', './re-export.ts', './star.ts', './side-effect.ts', './dynamic.ts', './type-position.ts', 'zod']),
+    );
   });
 
   it('sees the repository (so the rules below are not passing on nothing)', () => {
@@ -52,7 +55,14 @@ describe('import graph', () => {
 
   it('no file outside test/ and bench/ is named like a test helper', () => {
     // The names this rule was written against, so a loosened pattern fails here first.
-    for (const old of ['hq/test-support.ts', 'hq/test-fixture.ts', 'hq/prometheus-testing.ts', 'hq/metrics-test-batches.ts', 'hq/metrics-bench.ts', 'turret/testing/scripts.ts']) {
+    for (const old of [
+      'hq/test-support.ts',
+      'hq/test-fixture.ts',
+      'hq/prometheus-testing.ts',
+      'hq/metrics-test-batches.ts',
+      'hq/metrics-bench.ts',
+      'turret/testing/scripts.ts',
+    ]) {
       assert.match(old, HELPER_NAME);
     }
     for (const fine of ['cli/scaffold/test_scripts/v_user.ts', 'scripts/test.mjs', 'k8s-examples/values-first-test.yaml', 'hq/metrics-saturation.ts']) {

@@ -25,7 +25,17 @@ test('no HQ reading: bounded buffer, canons held, nothing lost once it is back',
   const rcPort = Number(new URL(probe.lastEndpoint!).port);
   probe.close(); // nobody listens on rcPort until later
   const file = scripts.write('busy.ts', BUSY_SCRIPT);
-  const config = parseTurretConfig({ name: 'bp', canons: 4, script: 'busy.ts', hq_address: '127.0.0.1', hq_publisher: Number(new URL(pub.lastEndpoint!).port), hq_rc: rcPort, batch_max_results: 20, batch_max_ms: 20, heartbeat_ms: 100 });
+  const config = parseTurretConfig({
+    name: 'bp',
+    canons: 4,
+    script: 'busy.ts',
+    hq_address: '127.0.0.1',
+    hq_publisher: Number(new URL(pub.lastEndpoint!).port),
+    hq_rc: rcPort,
+    batch_max_results: 20,
+    batch_max_ms: 20,
+    heartbeat_ms: 100,
+  });
   const uuid = randomUUID();
   const log = memoryLogger('warn');
   const sockets = connectTurretSockets({ address: '127.0.0.1', publisher: config.hq_publisher, rc: rcPort }, uuid, { lingerMs: 1000, sendTimeoutMs: 100 });
@@ -64,7 +74,11 @@ test('no HQ reading: bounded buffer, canons held, nothing lost once it is back',
   while (!statuses.some((s) => s.state === 'killed') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   const final = statuses.find((s) => s.state === 'killed')!;
   assert.ok(final, 'final status arrived');
-  assert.deepEqual(batches.map((b) => b.seq), Array.from({ length: final.lastSeq! }, (_, i) => i + 1), 'every batch, in order, none lost');
+  assert.deepEqual(
+    batches.map((b) => b.seq),
+    Array.from({ length: final.lastSeq! }, (_, i) => i + 1),
+    'every batch, in order, none lost',
+  );
   const total = batches.reduce((n, b) => n + b.count, 0);
   // Held back: while the HQ was away canons could run at most the HWM plus our bound's worth.
   assert.ok(total > heldAt, 'the held results and the ones after the HQ came back');

@@ -34,7 +34,10 @@ export interface CanonDeps {
 }
 
 export class CanonConstructionError extends Error {
-  constructor(readonly canon: number, cause: unknown) {
+  constructor(
+    readonly canon: number,
+    cause: unknown,
+  ) {
     super(`Transaction constructor threw: ${describeError(cause)}`);
     this.name = 'CanonConstructionError';
   }

@@ -131,7 +131,7 @@ test('timeoutMs aborts a slow response, before or during the body, with a Timeou
   assert.equal((await http.get(`${base}/ok`, { timeoutMs: 1000 })).body, 'hello /ok');
 });
 
-test('without a dispatcher, undici\'s global agent is used; non-http URLs reject', async () => {
+test("without a dispatcher, undici's global agent is used; non-http URLs reject", async () => {
   const http = createHttpClient();
   assert.equal((await http.get(`${base}/g`)).body, 'hello /g');
   await assert.rejects(http.get('ftp://127.0.0.1/x'), /protocol/);

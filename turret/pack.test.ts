@@ -76,13 +76,39 @@ test('pack-turrets writes one tar per turret that `oct turret --tar` runs', asyn
     (await import('node:fs')).mkdirSync(peek);
     await extract({ file: join(out, 'navigation.tar'), cwd: peek });
     const cfg = JSON.parse(readFileSync(join(peek, 'config.json'), 'utf8'));
-    assert.deepEqual(cfg, { heartbeat_ms: 300, batch_max_ms: 50, name: 'navigation', canons: 2, rampup: 0, script: 'test_scripts/v_user.ts', hq_address: '127.0.0.1', hq_publisher: 5000, hq_rc: 5001 });
+    assert.deepEqual(cfg, {
+      heartbeat_ms: 300,
+      batch_max_ms: 50,
+      name: 'navigation',
+      canons: 2,
+      rampup: 0,
+      script: 'test_scripts/v_user.ts',
+      hq_address: '127.0.0.1',
+      hq_publisher: 5000,
+      hq_rc: 5001,
+    });
     const pkg = JSON.parse(readFileSync(join(peek, 'package.json'), 'utf8'));
     assert.deepEqual(pkg.dependencies, { 'left-pad': '1.3.0' });
     assert.equal(pkg.type, 'module');
 
     const uuid = crypto.randomUUID();
-    const turret = oct(['turret', '--tar', join(out, 'navigation.tar'), '--no-install', '--uuid', uuid, '--hq-address', '127.0.0.1', '--hq-publisher', String(hq.publishPort), '--hq-rc', String(hq.rcPort)], out);
+    const turret = oct(
+      [
+        'turret',
+        '--tar',
+        join(out, 'navigation.tar'),
+        '--no-install',
+        '--uuid',
+        uuid,
+        '--hq-address',
+        '127.0.0.1',
+        '--hq-publisher',
+        String(hq.publishPort),
+        '--hq-rc',
+        String(hq.rcPort),
+      ],
+      out,
+    );
     try {
       await hq.until(() => hq.statusesOf(uuid).find((s) => s.state === 'ready'), 45_000, 'ready from the packed turret');
       await hq.send(orders.start());
@@ -104,7 +130,15 @@ test('a missing script is an error naming the key and the file; nothing is writt
   const out = mkdtempSync(join(tmpdir(), 'oct-packed-'));
   try {
     bad.write('test_scripts/a.ts', SCRIPT);
-    bad.writeConfig('config.json', { hq_address: '10.0.0.1', publish_port: 5000, rc_port: 5001, turrets: [{ name: 'a', canons: 1, script: 'test_scripts/a.ts' }, { name: 'b', canons: 1, script: 'test_scripts/nope.ts' }] });
+    bad.writeConfig('config.json', {
+      hq_address: '10.0.0.1',
+      publish_port: 5000,
+      rc_port: 5001,
+      turrets: [
+        { name: 'a', canons: 1, script: 'test_scripts/a.ts' },
+        { name: 'b', canons: 1, script: 'test_scripts/nope.ts' },
+      ],
+    });
     const pack = oct(['pack-turrets', bad.dir, '--out', out], out);
     assert.equal(await pack.exited, 2, pack.output());
     assert.match(pack.output(), /turrets\[1\]\.script: file not found: .*nope\.ts/);

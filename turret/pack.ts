@@ -64,7 +64,8 @@ export async function packTurrets(projectDir: string, opts: PackOptions): Promis
   const raw = parseJsonText(readFileSync(source, 'utf8'), source);
   const config = parseProjectConfig(raw, source);
   for (const key of OPTIONAL_KEYS) {
-    if (!(key in (raw as Record<string, unknown>))) opts.print(`WARNING: ${key} configuration key not present, the value will be set to default value (${String(config[key])})`);
+    if (!(key in (raw as Record<string, unknown>)))
+      opts.print(`WARNING: ${key} configuration key not present, the value will be set to default value (${String(config[key])})`);
   }
   if (config.turrets.length === 0) throw new ConfigError(source, ['turrets: no turret to pack']);
   // Check every file before writing any archive, so a typo leaves nothing half-done.

@@ -40,7 +40,7 @@ export function anchorPlan(plan: TurretPlan, clock: Clock, log: Logger): number 
   const skew = now - plan.sentAt;
   const mono = clock.monotonic();
   if (skew < -1000 || skew > 5000) {
-    log.warn('this machine\'s clock disagrees with the HQ\'s: following the plan by the HQ\'s clock as of receipt', { skewMs: Math.round(skew) });
+    log.warn("this machine's clock disagrees with the HQ's: following the plan by the HQ's clock as of receipt", { skewMs: Math.round(skew) });
     return mono - (plan.sentAt - plan.t0);
   }
   return mono - (now - plan.t0);
@@ -94,7 +94,9 @@ export class PlannedVolley {
     this.meter = new LoadMeter({
       monoAtT0,
       targetOf: (sec) =>
-        this.plan.model === 'open' ? shareOf(this.plan) * (cumulativeAt(this.plan.shape, sec + 1) - cumulativeAt(this.plan.shape, sec)) : canonsAt(this.plan, sec),
+        this.plan.model === 'open'
+          ? shareOf(this.plan) * (cumulativeAt(this.plan.shape, sec + 1) - cumulativeAt(this.plan.shape, sec))
+          : canonsAt(this.plan, sec),
       canons: () => this.running,
       planId: () => this.plan.planId,
       emit: (r) => d.emitLoad(r),

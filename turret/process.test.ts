@@ -35,7 +35,8 @@ function turretWith(name: string, script: string | null, extra: Record<string, u
 }
 
 // Generous: a turret process compiles its TypeScript at start, slow on a loaded 2-core machine.
-const statusOf = (uuid: string, state: string, timeoutMs = 45_000) => hq.until(() => hq.statusesOf(uuid).find((s) => s.state === state), timeoutMs, `${state} status of ${uuid}`);
+const statusOf = (uuid: string, state: string, timeoutMs = 45_000) =>
+  hq.until(() => hq.statusesOf(uuid).find((s) => s.state === state), timeoutMs, `${state} status of ${uuid}`);
 
 function kill(child: ChildProcess) {
   if (child.exitCode === null) child.kill('SIGKILL');
@@ -52,7 +53,11 @@ test('SIGTERM: in-flight iterations finish, every batch arrives, the final statu
     const final = await statusOf(t.uuid, 'killed');
     const mine = hq.batches.filter((b) => b.turretUuid === t.uuid);
     assert.ok(final.lastSeq! >= 5);
-    assert.deepEqual(mine.map((b) => b.seq), Array.from({ length: final.lastSeq! }, (_, i) => i + 1), 'every batch 1..lastSeq, none missing');
+    assert.deepEqual(
+      mine.map((b) => b.seq),
+      Array.from({ length: final.lastSeq! }, (_, i) => i + 1),
+      'every batch 1..lastSeq, none missing',
+    );
     assert.equal(final.reason, 'received SIGTERM');
     const received = mine.reduce((n, b) => n + b.count, 0);
     assert.ok(received > 0);
@@ -82,7 +87,10 @@ test('SIGTERM during a slow iteration waits for it', async () => {
 test('a CommonJS-mode script outside the repo can import oct too', async () => {
   const cjs = scriptDir({ esm: false });
   try {
-    cjs.write('v.ts', `import { BaseTransaction } from 'oct';\nimport { HttpError } from 'oct/http';\nexport class Transaction extends BaseTransaction { async run() { this.customTimers.ok = HttpError ? 1 : 0; } }\n`);
+    cjs.write(
+      'v.ts',
+      `import { BaseTransaction } from 'oct';\nimport { HttpError } from 'oct/http';\nexport class Transaction extends BaseTransaction { async run() { this.customTimers.ok = HttpError ? 1 : 0; } }\n`,
+    );
     const uuid = crypto.randomUUID();
     const config = cjs.writeConfig('t.json', hq.turretConfig({ name: 'cjs', script: 'v.ts' }));
     const t = oct(['turret', '--config', config, '--uuid', uuid], cjs.dir);

@@ -53,15 +53,20 @@ test('announces itself, heartbeats with health, answers status_request, ignores 
   await hq.sendRaw('not json at all');
   await hq.sendRaw(' {"command":"dance","msg":null}');
   await hq.sendRaw(` ${JSON.stringify({ msg: 1 })}`);
-  await hq.sendRaw(` ${JSON.stringify({ command: 'plan', msg: { v: 1, uuid: t.uuid, plan_id: 1, model: 'open', t0: Date.now(), start_target: 0, stages: [{ duration: -5, target: 'lots' }] } })}`);
+  await hq.sendRaw(
+    ` ${JSON.stringify({ command: 'plan', msg: { v: 1, uuid: t.uuid, plan_id: 1, model: 'open', t0: Date.now(), start_target: 0, stages: [{ duration: -5, target: 'lots' }] } })}`,
+  );
   await hq.sendRaw(` ${JSON.stringify({ command: 'plan', msg: 'garbage' })}`);
   await hq.send(orders.start(), randomUUID()); // a direct order for another turret
   const n = hq.statusesOf(t.uuid).length;
   await hq.send(orders.statusRequest(), t.uuid); // a direct order for this one, topic-prefixed
   await hq.until(() => hq.statusesOf(t.uuid).length > n, 2000, 'status answer');
-  assert.equal(hq.lastStatus(t.uuid)!.state, 'ready', 'the other turret\'s start was ignored');
+  assert.equal(hq.lastStatus(t.uuid)!.state, 'ready', "the other turret's start was ignored");
   assert.ok(t.log.lines.some((l) => l.includes('unknown command') && l.includes('dance')));
-  assert.ok(t.log.lines.some((l) => l.includes('ignored order') && l.includes('stages[0]')), 'a bad plan is logged with the key at fault');
+  assert.ok(
+    t.log.lines.some((l) => l.includes('ignored order') && l.includes('stages[0]')),
+    'a bad plan is logged with the key at fault',
+  );
   assert.ok(!t.log.lines.some((l) => l.includes('"plan"') && l.includes('planId')), 'and not followed');
   await hq.send(orders.kill(), t.uuid);
   assert.equal(await t.exit, ExitCode.OK);
@@ -81,11 +86,18 @@ test('start: binary batches with increasing seq; timers reset per iteration; emp
   assert.equal(await t.exit, ExitCode.OK);
   await finalStatus(t.uuid, 'killed');
   const mine = hq.batches.filter((b) => b.turretUuid === t.uuid);
-  assert.deepEqual(mine.map((b) => b.seq), mine.map((_, i) => i + 1), 'seq 1, 2, 3… in order');
+  assert.deepEqual(
+    mine.map((b) => b.seq),
+    mine.map((_, i) => i + 1),
+    'seq 1, 2, 3… in order',
+  );
   const final = await finalStatus(t.uuid, 'killed');
   assert.equal(final.lastSeq, mine.length);
   const running = hq.statusesOf(t.uuid).filter((s) => s.state === 'running');
-  assert.ok(running.every((s) => (s.canonsRunning ?? 0) <= 3), 'the second start spawned no extra canons');
+  assert.ok(
+    running.every((s) => (s.canonsRunning ?? 0) <= 3),
+    'the second start spawned no extra canons',
+  );
   const rows = mine.flatMap((b) => hqRows(b));
   assert.ok(rows.length > 20);
   for (const r of rows) {
@@ -110,7 +122,14 @@ test('stop lets in-flight iterations finish and report, goes back to ready; a se
   await new Promise((r) => setTimeout(r, 450)); // each canon is mid-way through its second iteration
   const stopAt = Date.now();
   await hq.send(orders.stop());
-  const back = await hq.until(() => [...hq.statusesOf(t.uuid)].reverse().find((s) => s.state === 'ready' && hq.statusesOf(t.uuid).indexOf(s) > hq.statusesOf(t.uuid).findIndex((p) => p.state === 'running')), 3000, 'ready after stop');
+  const back = await hq.until(
+    () =>
+      [...hq.statusesOf(t.uuid)]
+        .reverse()
+        .find((s) => s.state === 'ready' && hq.statusesOf(t.uuid).indexOf(s) > hq.statusesOf(t.uuid).findIndex((p) => p.state === 'running')),
+    3000,
+    'ready after stop',
+  );
   assert.ok(Date.now() - stopAt >= 100, 'waited for the in-flight iteration');
   const mine = () => hq.batches.filter((b) => b.turretUuid === t.uuid);
   const rowsAtStop = mine().flatMap(hqRows);
@@ -129,7 +148,11 @@ test('rampup: canon i starts at i × rampup/canons seconds', async () => {
   const t = launch(MIXED_SCRIPT, { canons: 4, rampup: 0.8 });
   await hq.until(ready(t.uuid), 5000, 'ready');
   await hq.send(orders.start());
-  const firstOf = (c: number) => hq.batches.filter((b) => b.turretUuid === t.uuid).flatMap(hqRows).find((r) => r.customTimers.canon === c);
+  const firstOf = (c: number) =>
+    hq.batches
+      .filter((b) => b.turretUuid === t.uuid)
+      .flatMap(hqRows)
+      .find((r) => r.customTimers.canon === c);
   await hq.until(() => firstOf(3), 4000, 'canon 3');
   await hq.send(orders.kill());
   await t.exit;

@@ -70,7 +70,11 @@ export class Turret {
   constructor(private readonly opts: TurretOptions) {
     this.log = opts.log.child('turret');
     this.sender = new Sender(opts.sockets.push, this.log.child('sender'), opts.maxBufferedResults ?? 200_000);
-    this.batcher = new Batcher(this.sender, { uuid: opts.uuid, turret: opts.config.name }, { maxResults: opts.config.batch_max_results, maxMs: opts.config.batch_max_ms });
+    this.batcher = new Batcher(
+      this.sender,
+      { uuid: opts.uuid, turret: opts.config.name },
+      { maxResults: opts.config.batch_max_results, maxMs: opts.config.batch_max_ms },
+    );
   }
 
   get uuid(): string {
@@ -191,7 +195,10 @@ export class Turret {
         hasRoom: () => this.sender.hasRoom(),
         emitLoad: (r) => this.sender.enqueue(encodeLoadReport({ uuid: this.uuid, turret: config.name, ...r })),
         fail: (err, index) => {
-          const reason = err instanceof CanonConstructionError ? `script ${config.script}: ${err.message}` : `canon ${index} crashed: ${(err as Error)?.stack ?? String(err)}`;
+          const reason =
+            err instanceof CanonConstructionError
+              ? `script ${config.script}: ${err.message}`
+              : `canon ${index} crashed: ${(err as Error)?.stack ?? String(err)}`;
           void this.abort(reason);
         },
       },
@@ -224,7 +231,10 @@ export class Turret {
       const tx = buildTransaction(deps);
       await runCanon(deps, tx);
     } catch (err) {
-      const reason = err instanceof CanonConstructionError ? `script ${this.opts.config.script}: ${err.message}` : `canon ${index} crashed: ${(err as Error)?.stack ?? String(err)}`;
+      const reason =
+        err instanceof CanonConstructionError
+          ? `script ${this.opts.config.script}: ${err.message}`
+          : `canon ${index} crashed: ${(err as Error)?.stack ?? String(err)}`;
       void this.abort(reason);
     } finally {
       volley.running--;
@@ -247,15 +257,15 @@ export class Turret {
       const planned = this.planned;
       const finished = await Promise.race([
         planned?.stop().then(() => true) ??
-        // Canons started by the rampup while we wait are caught by the re-check in the loop.
-        (async () => {
-          let n = -1;
-          while (n !== volley.canons.length) {
-            n = volley.canons.length;
-            await Promise.all(volley.canons);
-          }
-          return true;
-        })(),
+          // Canons started by the rampup while we wait are caught by the re-check in the loop.
+          (async () => {
+            let n = -1;
+            while (n !== volley.canons.length) {
+              n = volley.canons.length;
+              await Promise.all(volley.canons);
+            }
+            return true;
+          })(),
         new Promise<false>((r) => (timer = setTimeout(() => r(false), timeoutMs))),
       ]);
       clearTimeout(timer);
@@ -328,4 +338,3 @@ export class Turret {
     );
   }
 }
-

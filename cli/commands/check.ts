@@ -37,6 +37,13 @@ export const checkCommand: CommandModule<object, Args> = {
       }
     }
     const { checkScript } = await import('../check.ts');
-    process.exitCode = await checkScript({ script: args.script, iterations: args.iterations, canons: args.canons, context, log: loggerFromArgs(args), out: process.stdout });
+    process.exitCode = await checkScript({
+      script: args.script,
+      iterations: args.iterations,
+      canons: args.canons,
+      context,
+      log: loggerFromArgs(args),
+      out: process.stdout,
+    });
   },
 };

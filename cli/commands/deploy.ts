@@ -75,9 +75,14 @@ export const deployCommand: CommandModule<object, Args> = {
 
       if (a.render) {
         if (a.set.length) throw new DeployError('--set does not apply with --render: pass it to helm install, or put it in a --values file');
-        const merged = a.values.reduce<Record<string, unknown>>((acc, f) => mergeValues(acc, readValuesFile(f)) as Record<string, unknown>, generated as unknown as Record<string, unknown>);
+        const merged = a.values.reduce<Record<string, unknown>>(
+          (acc, f) => mergeValues(acc, readValuesFile(f)) as Record<string, unknown>,
+          generated as unknown as Record<string, unknown>,
+        );
         renderChartDir(a.render, merged);
-        process.stdout.write(`chart written to ${a.render}\n  helm install ${a.release} ${a.render}${a.namespace ? ` -n ${a.namespace} --create-namespace` : ''}\n`);
+        process.stdout.write(
+          `chart written to ${a.render}\n  helm install ${a.release} ${a.render}${a.namespace ? ` -n ${a.namespace} --create-namespace` : ''}\n`,
+        );
         return;
       }
 
@@ -86,7 +91,15 @@ export const deployCommand: CommandModule<object, Args> = {
       try {
         const generatedFile = join(dir, 'project-values.yaml');
         writeFileSync(generatedFile, stringify(generated, { lineWidth: 0 }));
-        const args = upgradeArgs({ release: a.release, namespace: a.namespace, chart: CHART_DIR, valuesFiles: [generatedFile, ...a.values], set: a.set, wait: a.wait, timeout: a.timeout });
+        const args = upgradeArgs({
+          release: a.release,
+          namespace: a.namespace,
+          chart: CHART_DIR,
+          valuesFiles: [generatedFile, ...a.values],
+          set: a.set,
+          wait: a.wait,
+          timeout: a.timeout,
+        });
         if (a.kubeconfig) args.push('--kubeconfig', a.kubeconfig);
         if (a.context) args.push('--kube-context', a.context);
         const r = await runHelm(helm, args, { echo: true });

@@ -19,9 +19,13 @@ export const hqCommand: CommandModule<object, Args> = {
   describe: 'Run the HQ alone, waiting for remote turrets (what the Kubernetes HQ pod runs)',
   builder: (y) =>
     y
-      .option('config', { type: 'string', demandOption: true, describe: 'The project\'s config.json' })
+      .option('config', { type: 'string', demandOption: true, describe: "The project's config.json" })
       .option('database-url', { type: 'string', describe: 'Postgres URL (default: OCT_DATABASE_URL, results_database.db_uri, else embedded in --work-dir)' })
-      .option('run-name', { type: 'string', default: process.env.OCT_RUN_NAME ?? 'oct', describe: 'One test per run name: a restarted HQ resumes or reports it, never repeats it (env OCT_RUN_NAME)' })
+      .option('run-name', {
+        type: 'string',
+        default: process.env.OCT_RUN_NAME ?? 'oct',
+        describe: 'One test per run name: a restarted HQ resumes or reports it, never repeats it (env OCT_RUN_NAME)',
+      })
       .option('http-port', { type: 'number', describe: 'Override http_port' })
       .option('work-dir', { type: 'string', default: join(tmpdir(), 'oct-hq'), describe: 'Spill files, the embedded database and the report copy' })
       .option('exit-when-done', { type: 'boolean', default: false, describe: 'Exit after the run instead of serving its report until stopped' })

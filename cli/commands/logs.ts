@@ -14,7 +14,7 @@ export const logsCommand: CommandModule<object, Args> = {
       .option('turret', { alias: 't', type: 'string', describe: "Only this turret's pods (implies --component turret)" })
       .option('tail', { type: 'number', describe: 'Last N lines of each pod' })
       .option('previous', { type: 'boolean', default: false, describe: 'The previous (crashed) container' })
-      .example('$0 logs -t navigation --tail 50', "The last 50 lines of each navigation turret pod") as never,
+      .example('$0 logs -t navigation --tail 50', 'The last 50 lines of each navigation turret pod') as never,
   handler: (a) =>
     handleK8sErrors(async () => {
       const kube = await kubeFrom(a);

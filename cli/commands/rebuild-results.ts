@@ -22,7 +22,7 @@ export const rebuildResultsCommand: CommandModule<object, Args> = {
       .option('database-url', { type: 'string', describe: 'Read from a Postgres server instead (default: OCT_DATABASE_URL)' })
       .option('run', { type: 'number', describe: 'Run id (default: the latest finished run)' })
       .option('out', { type: 'string', describe: 'Write here instead of RESULTS_DIR' })
-      .option('template', { type: 'string', describe: 'A project folder whose templates/report.html to use (default: the results folder\'s project)' })
+      .option('template', { type: 'string', describe: "A project folder whose templates/report.html to use (default: the results folder's project)" })
       .option('check-thresholds', { type: 'boolean', default: false, describe: 'Exit with code 4 when a threshold fails' })
       .option('junit', { type: 'string', describe: 'Also write the thresholds as a JUnit XML file' })
       .check((a) => {

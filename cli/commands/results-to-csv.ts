@@ -17,7 +17,7 @@ interface Args {
 
 export const resultsToCsvCommand: CommandModule<object, Args> = {
   command: 'results-to-csv [results-dir]',
-  describe: 'Export a run\'s results as CSV (the original\'s columns, one per custom timer), streamed',
+  describe: "Export a run's results as CSV (the original's columns, one per custom timer), streamed",
   builder: (y) =>
     y
       .positional('results-dir', { type: 'string', describe: 'A results folder of "oct run"' })

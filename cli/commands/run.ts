@@ -20,12 +20,15 @@ interface Args {
 
 export const runCommand: CommandModule<object, Args> = {
   command: 'run <project>',
-  describe: 'Run a test: the HQ plus the config\'s turrets as local processes, results in PROJECT/results/',
+  describe: "Run a test: the HQ plus the config's turrets as local processes, results in PROJECT/results/",
   builder: (y) =>
     y
       .positional('project', { type: 'string', demandOption: true, describe: 'Project folder (or its config.json)' })
       .option('run-time', { type: 'number', describe: 'Override run_time (seconds)' })
-      .option('database-url', { type: 'string', describe: 'Postgres URL for results (default: OCT_DATABASE_URL, results_database.db_uri, else an embedded database in the results folder)' })
+      .option('database-url', {
+        type: 'string',
+        describe: 'Postgres URL for results (default: OCT_DATABASE_URL, results_database.db_uri, else an embedded database in the results folder)',
+      })
       .option('hq-only', { type: 'boolean', default: false, describe: 'Start no local turret: bind on all interfaces and wait for remote turrets' })
       .option('publish-port', { type: 'number', describe: 'Override publish_port (0 = any free port)' })
       .option('rc-port', { type: 'number', describe: 'Override rc_port (0 = any free port)' })

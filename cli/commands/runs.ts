@@ -10,7 +10,13 @@ interface Args {
   verbose?: boolean | number;
 }
 
-const when = (d: Date | null) => (d ? d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '-');
+const when = (d: Date | null) =>
+  d
+    ? d
+        .toISOString()
+        .replace('T', ' ')
+        .replace(/\.\d+Z$/, 'Z')
+    : '-';
 
 export const runsCommand: CommandModule<object, Args> = {
   command: 'runs [results-dir]',
@@ -39,20 +45,46 @@ export const runsCommand: CommandModule<object, Args> = {
     try {
       const runs = (await source.store.listRuns()).sort((a, b) => a.id - b.id);
       const counts = new Map(
-        (await source.store.sql.query<{ run_id: number; n: number; errors: number }>(
-          `SELECT run_id::float8 AS run_id, count(*)::float8 AS n, count(error)::float8 AS errors FROM results GROUP BY run_id`,
-        )).map((r) => [Number(r.run_id), r]),
+        (
+          await source.store.sql.query<{ run_id: number; n: number; errors: number }>(
+            `SELECT run_id::float8 AS run_id, count(*)::float8 AS n, count(error)::float8 AS errors FROM results GROUP BY run_id`,
+          )
+        ).map((r) => [Number(r.run_id), r]),
       );
       if (args.json) {
-        const out = runs.map((r) => ({ id: r.id, name: r.name, state: r.state, createdAt: r.createdAt, startedAt: r.startedAt, endedAt: r.endedAt, results: Number(counts.get(r.id)?.n ?? 0), errors: Number(counts.get(r.id)?.errors ?? 0), error: r.error }));
+        const out = runs.map((r) => ({
+          id: r.id,
+          name: r.name,
+          state: r.state,
+          createdAt: r.createdAt,
+          startedAt: r.startedAt,
+          endedAt: r.endedAt,
+          results: Number(counts.get(r.id)?.n ?? 0),
+          errors: Number(counts.get(r.id)?.errors ?? 0),
+          error: r.error,
+        }));
         process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
       } else if (!runs.length) {
         process.stdout.write(`no runs in ${source.store.location}\n`);
       } else {
-        const rows = runs.map((r) => [String(r.id), r.name, r.state, when(r.startedAt), when(r.endedAt), String(counts.get(r.id)?.n ?? 0), String(counts.get(r.id)?.errors ?? 0)]);
+        const rows = runs.map((r) => [
+          String(r.id),
+          r.name,
+          r.state,
+          when(r.startedAt),
+          when(r.endedAt),
+          String(counts.get(r.id)?.n ?? 0),
+          String(counts.get(r.id)?.errors ?? 0),
+        ]);
         const head = ['id', 'name', 'state', 'started', 'ended', 'results', 'errors'];
         const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-        for (const r of [head, ...rows]) process.stdout.write(`${r.map((c, i) => (i === 0 || i >= 5 ? c.padStart(w[i]!) : c.padEnd(w[i]!))).join('  ').trimEnd()}\n`);
+        for (const r of [head, ...rows])
+          process.stdout.write(
+            `${r
+              .map((c, i) => (i === 0 || i >= 5 ? c.padStart(w[i]!) : c.padEnd(w[i]!)))
+              .join('  ')
+              .trimEnd()}\n`,
+          );
       }
       process.exitCode = ExitCode.OK;
     } finally {

@@ -16,7 +16,8 @@ export const scaleCommand: CommandModule<object, K8sArgs & { turret: string; rep
     handleK8sErrors(async () => {
       const kube = await kubeFrom(a);
       const { deployment, from } = await scaleTurret(kube, a.release, a.turret, a.replicas);
-      process.stdout.write(`deployment/${deployment} scaled from ${from} to ${a.replicas}\n` +
-        '(a later "oct deploy" or "helm upgrade" resets it to the values\' replicas)\n');
+      process.stdout.write(
+        `deployment/${deployment} scaled from ${from} to ${a.replicas}\n` + '(a later "oct deploy" or "helm upgrade" resets it to the values\' replicas)\n',
+      );
     }),
 };

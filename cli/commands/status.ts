@@ -17,12 +17,14 @@ export function formatStatus(release: string, namespace: string, hq: HqStatus | 
     const byState = new Map<string, number>();
     for (const t of hq.turrets ?? []) byState.set(t.state, (byState.get(t.state) ?? 0) + 1);
     lines.push(`turrets connected: ${hq.turrets?.length ?? 0}${byState.size ? ` (${[...byState].map(([s, n]) => `${s} ${n}`).join(', ')})` : ''}`);
-    for (const t of hq.turrets ?? []) lines.push(`  ${t.name.padEnd(20)} ${t.state.padEnd(9)} results ${t.results ?? 0}${t.leftAt ? `  left ${t.leftAt}` : ''}`);
+    for (const t of hq.turrets ?? [])
+      lines.push(`  ${t.name.padEnd(20)} ${t.state.padEnd(9)} results ${t.results ?? 0}${t.leftAt ? `  left ${t.leftAt}` : ''}`);
   }
   lines.push('pods:');
   const w = Math.max(4, ...pods.map((p) => p.name.length));
   lines.push(`  ${'NAME'.padEnd(w)}  ${'COMPONENT'.padEnd(10)} READY  ${'STATUS'.padEnd(11)} RESTARTS`);
-  for (const p of pods) lines.push(`  ${p.name.padEnd(w)}  ${(p.turret ? `turret/${p.turret}` : p.component).padEnd(10)} ${p.ready.padEnd(6)} ${p.phase.padEnd(11)} ${p.restarts}`);
+  for (const p of pods)
+    lines.push(`  ${p.name.padEnd(w)}  ${(p.turret ? `turret/${p.turret}` : p.component).padEnd(10)} ${p.ready.padEnd(6)} ${p.phase.padEnd(11)} ${p.restarts}`);
   if (!pods.length) lines.push('  (none)');
   return `${lines.join('\n')}\n`;
 }

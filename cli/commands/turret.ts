@@ -25,7 +25,10 @@ export const turretCommand: CommandModule<object, Args> = {
   describe: 'Run a turret: connect to the HQ, wait for its orders, fire the canons',
   builder: (y) =>
     y
-      .option('config', { type: 'string', describe: 'Turret config JSON (name, canons, rampup, script, hq_address, hq_publisher, hq_rc); the script path is relative to it' })
+      .option('config', {
+        type: 'string',
+        describe: 'Turret config JSON (name, canons, rampup, script, hq_address, hq_publisher, hq_rc); the script path is relative to it',
+      })
       .option('tar', { type: 'string', describe: 'A packed turret from `oct pack-turrets` (extracted to a temp dir and run)' })
       .option('hq-address', { type: 'string', describe: "Override the config's hq_address" })
       .option('hq-publisher', { type: 'number', describe: "Override hq_publisher (the HQ's PUB port)" })
@@ -35,7 +38,9 @@ export const turretCommand: CommandModule<object, Args> = {
       .conflicts('config', 'tar')
       .example('$0 turret --tar navigation.tar --hq-address 10.0.0.5', 'Run a packed turret against a remote HQ')
       .example('$0 turret --config turret.json -v', 'Run a turret from a config file, logging its progress')
-      .epilog('SIGTERM or SIGINT stops gracefully: in-flight iterations finish, results are flushed and a final status is sent. Exit codes: 0 ok, 2 invalid config, 3 aborted (script missing, broken or throwing in its constructor).'),
+      .epilog(
+        'SIGTERM or SIGINT stops gracefully: in-flight iterations finish, results are flushed and a final status is sent. Exit codes: 0 ok, 2 invalid config, 3 aborted (script missing, broken or throwing in its constructor).',
+      ),
   handler: async (args) => {
     if (!args.config && !args.tar) {
       process.stderr.write('oct: name a turret config (--config FILE) or a packed turret (--tar FILE)\nRun "oct turret --help" for usage.\n');

@@ -7,7 +7,7 @@ import { handleK8sErrors, type K8sArgs, k8sOptions, kubeFrom } from './k8s-commo
 
 export const undeployCommand: CommandModule<object, K8sArgs & { 'delete-data': boolean }> = {
   command: 'undeploy',
-  describe: "Remove everything a release created; the database volume (results) is kept unless --delete-data",
+  describe: 'Remove everything a release created; the database volume (results) is kept unless --delete-data',
   builder: (y) =>
     k8sOptions(y)
       .option('delete-data', { type: 'boolean', default: false, describe: "Also delete the built-in database's volume: every stored result and report" })
@@ -16,7 +16,15 @@ export const undeployCommand: CommandModule<object, K8sArgs & { 'delete-data': b
     handleK8sErrors(async () => {
       const kube = await kubeFrom(a);
       const helm = requireHelm();
-      const r = await runHelm(helm, [...uninstallArgs(a.release, kube.namespace), ...(a.kubeconfig ? ['--kubeconfig', a.kubeconfig] : []), ...(a.context ? ['--kube-context', a.context] : [])], { echo: true });
+      const r = await runHelm(
+        helm,
+        [
+          ...uninstallArgs(a.release, kube.namespace),
+          ...(a.kubeconfig ? ['--kubeconfig', a.kubeconfig] : []),
+          ...(a.context ? ['--kube-context', a.context] : []),
+        ],
+        { echo: true },
+      );
       if (r.code !== 0) {
         process.exitCode = ExitCode.INTERNAL;
         return;

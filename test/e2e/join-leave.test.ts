@@ -12,8 +12,6 @@ import { until } from '../support/until.ts';
 import { createLogger } from '../../common/log.ts';
 import { openStore } from '../../store/open.ts';
 
-
-
 test('a turret joins mid-test and another leaves on SIGTERM: both fire, nothing is lost', { timeout: 180_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'oct-scale-'));
   const counts = join(dir, 'counts');
@@ -36,10 +34,22 @@ export class Transaction {
   const [pub, rc, http] = [await freePort(), await freePort(), await freePort()];
   writeFileSync(
     join(dir, 'config.json'),
-    JSON.stringify({ run_time: 9, results_ts_interval: 1, progress_bar: false, publish_port: pub, rc_port: rc, http_port: http, min_turrets: 1, turrets: [{ name: 'nav', canons: 5, rampup: 0, script: 'scripts/v.ts' }] }),
+    JSON.stringify({
+      run_time: 9,
+      results_ts_interval: 1,
+      progress_bar: false,
+      publish_port: pub,
+      rc_port: rc,
+      http_port: http,
+      min_turrets: 1,
+      turrets: [{ name: 'nav', canons: 5, rampup: 0, script: 'scripts/v.ts' }],
+    }),
   );
   const turretConfig = join(dir, 'turret.json');
-  writeFileSync(turretConfig, JSON.stringify({ name: 'nav', canons: 5, rampup: 0, script: 'scripts/v.ts', hq_address: '127.0.0.1', hq_publisher: pub, hq_rc: rc }));
+  writeFileSync(
+    turretConfig,
+    JSON.stringify({ name: 'nav', canons: 5, rampup: 0, script: 'scripts/v.ts', hq_address: '127.0.0.1', hq_publisher: pub, hq_rc: rc }),
+  );
 
   const results = join(dir, 'results');
   const hq = startOct(['run', dir, '--hq-only', '--no-progress', '--results-dir', results]);

@@ -32,14 +32,26 @@ test('npm pack ships what users run and no tests; the tarball installed with npm
   assert.equal(packed.code, 0, packed.stderr);
   const [info] = JSON.parse(packed.stdout) as [{ filename: string; files: { path: string }[] }];
   const paths = info.files.map((f) => f.path);
-  assert.deepEqual(paths.filter((p) => p.endsWith('.test.ts') || /^(test|bench)\//.test(p)), [], 'tests or benchmarks in the tarball');
-  assert.deepEqual(RUNTIME_FILES.filter((f) => !paths.includes(f)), [], 'files read at run time missing from the tarball');
+  assert.deepEqual(
+    paths.filter((p) => p.endsWith('.test.ts') || /^(test|bench)\//.test(p)),
+    [],
+    'tests or benchmarks in the tarball',
+  );
+  assert.deepEqual(
+    RUNTIME_FILES.filter((f) => !paths.includes(f)),
+    [],
+    'files read at run time missing from the tarball',
+  );
 
   // --offline first (no network when the cache has everything); npm ci caches tarballs but not the
   // registry metadata a tarball install resolves against, so fall back to the registry.
   const prefix = join(work, 'prefix');
   const install = (mode: string) =>
-    runProgram('npm', ['install', '--global', '--prefix', prefix, join(work, info.filename), mode, '--no-audit', '--no-fund'], { cwd: work, env, timeoutMs: 90_000 });
+    runProgram('npm', ['install', '--global', '--prefix', prefix, join(work, info.filename), mode, '--no-audit', '--no-fund'], {
+      cwd: work,
+      env,
+      timeoutMs: 90_000,
+    });
   let installed = await install('--offline');
   if (installed.code !== 0) installed = await install('--prefer-offline');
   assert.equal(installed.code, 0, installed.stderr);

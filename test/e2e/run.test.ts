@@ -11,8 +11,6 @@ import { openStore } from '../../store/open.ts';
 import { createTestDatabase } from '../support/postgres.ts';
 import { oct } from '../support/processes.ts';
 
-
-
 /** A project from `oct new-project`, on free ports, whose script counts its iterations in a file. */
 export async function countingProject(opts: { runTime?: number; thresholds?: Record<string, unknown> } = {}) {
   const root = mkdtempSync(join(tmpdir(), 'oct-e2e-'));
@@ -72,7 +70,10 @@ test('oct run: two local turrets on the embedded store, every iteration stored, 
     assert.equal(n, iterations, 'stored rows == iterations the scripts counted');
     assert.ok(errors > 0 && errors < n, `planned failures recorded: ${errors}`);
     const names = await store.sql.query<{ turret_name: string }>('SELECT DISTINCT turret_name FROM results ORDER BY 1');
-    assert.deepEqual(names.map((x) => x.turret_name), ['navigation', 'random']);
+    assert.deepEqual(
+      names.map((x) => x.turret_name),
+      ['navigation', 'random'],
+    );
     const statuses = await store.sql.query<{ name: string; status: string }>('SELECT name, status FROM turret_status_changes ORDER BY at');
     for (const name of ['navigation', 'random']) {
       const mine = statuses.filter((s) => s.name === name).map((s) => s.status);

@@ -28,10 +28,15 @@ describe('open model: arrival rate', () => {
   after(() => target.close());
 
   for (const turrets of [1, 3]) {
-    test(`600 iterations/s ${turrets === 1 ? 'in one turret' : 'split over three turrets'}: every second within 1% of target, every iteration stored`, { timeout: 90_000 }, async () => {
+    test(`600 iterations/s ${turrets === 1 ? 'in one turret' : 'split over three turrets'}: every second within 1% of target, every iteration stored`, {
+      timeout: 90_000,
+    }, async () => {
       const entries = Array.from({ length: turrets }, (_, i) => ({ name: `t${i}`, canons: 10, max_canons: 200, rampup: 0, script: 'v_user.ts' }));
       // A one-second ramp first, as users do: the turrets' code runs cold in its first second.
-      const stages = [{ duration: 1, target: 600 }, { duration: 5, target: 600 }];
+      const stages = [
+        { duration: 1, target: 600 },
+        { duration: 5, target: 600 },
+      ];
       const p = await workloadProject({ model: 'open', stages, min_turrets: turrets, transaction_context: { url: target.url }, turrets: entries }, GET_SCRIPT);
       const r = await oct(['run', p.dir, '--results-dir', p.results, '--no-progress'], { timeoutMs: 80_000 });
       assert.equal(r.code, 0, `exit ${r.code}\n${r.stdout}\n${r.stderr}`);
@@ -63,9 +68,17 @@ describe('open model: latency from the intended start', () => {
   });
   after(() => target.close());
 
-  test('a target that stalls 200 ms in every second: the intended-start p90/p99 match the stall pattern, the closed model hides it', { timeout: 120_000 }, async () => {
+  test('a target that stalls 200 ms in every second: the intended-start p90/p99 match the stall pattern, the closed model hides it', {
+    timeout: 120_000,
+  }, async () => {
     const open = await workloadProject(
-      { rate: 200, run_time: 8, min_turrets: 1, transaction_context: { url: target.url }, turrets: [{ name: 'open', canons: 10, max_canons: 100, rampup: 0, script: 'v_user.ts' }] },
+      {
+        rate: 200,
+        run_time: 8,
+        min_turrets: 1,
+        transaction_context: { url: target.url },
+        turrets: [{ name: 'open', canons: 10, max_canons: 100, rampup: 0, script: 'v_user.ts' }],
+      },
       GET_SCRIPT,
     );
     const r = await oct(['run', open.dir, '--results-dir', open.results, '--no-progress'], { timeoutMs: 80_000 });
@@ -111,7 +124,16 @@ describe('open model: latency from the intended start', () => {
 describe('closed model', () => {
   test('a stage from 20 to 5 canons stops 15 canons, each after finishing its iteration', { timeout: 90_000 }, async () => {
     const q = await workloadProject(
-      { start_target: 20, stages: [{ duration: 2, target: 20 }, { duration: 0, target: 5 }, { duration: 3, target: 5 }], min_turrets: 1, turrets: [{ name: 'c', canons: 1, rampup: 0, script: 'v_user.ts' }] },
+      {
+        start_target: 20,
+        stages: [
+          { duration: 2, target: 20 },
+          { duration: 0, target: 5 },
+          { duration: 3, target: 5 },
+        ],
+        min_turrets: 1,
+        turrets: [{ name: 'c', canons: 1, rampup: 0, script: 'v_user.ts' }],
+      },
       '',
     );
     const log = join(q.dir, 'iterations.log');
@@ -128,7 +150,10 @@ export class Transaction {
     writeFileSync(join(q.dir, 'v_user.ts'), script);
     const r = await oct(['run', q.dir, '--results-dir', q.results, '--no-progress'], { timeoutMs: 80_000 });
     assert.equal(r.code, 0, `exit ${r.code}\n${r.stdout}\n${r.stderr}`);
-    const lines = readFileSync(log, 'utf8').split('\n').filter(Boolean).map((l) => l.split(' '));
+    const lines = readFileSync(log, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split(' '));
     const per = new Map<number, { starts: number; ends: number; lastStart: number }>();
     for (const [kind, canon, at] of lines) {
       const e = per.get(Number(canon)) ?? { starts: 0, ends: 0, lastStart: 0 };
@@ -154,7 +179,13 @@ export class Transaction {
 describe('closed model with pacing', () => {
   test('4 canons, one iteration every 0.25 s each: 16 iterations/s, each timed from its slot too', { timeout: 90_000 }, async () => {
     const p = await workloadProject(
-      { stages: [{ duration: 4, target: 4 }], start_target: 4, pacing: 0.25, min_turrets: 1, turrets: [{ name: 'paced', canons: 1, rampup: 0, script: 'v_user.ts' }] },
+      {
+        stages: [{ duration: 4, target: 4 }],
+        start_target: 4,
+        pacing: 0.25,
+        min_turrets: 1,
+        turrets: [{ name: 'paced', canons: 1, rampup: 0, script: 'v_user.ts' }],
+      },
       `export class Transaction {
   customTimers: Record<string, number> = {};
   async run() { await new Promise((r) => setTimeout(r, 20)); }
@@ -164,7 +195,8 @@ describe('closed model with pacing', () => {
     const r = await oct(['run', p.dir, '--results-dir', p.results, '--no-progress'], { timeoutMs: 80_000 });
     assert.equal(r.code, 0, `exit ${r.code}\n${r.stdout}\n${r.stderr}`);
     const s = p.summary();
-    for (const sec of s.load!.seconds.filter((x) => x.second >= 1 && x.second < 4)) assert.ok(Math.abs(sec.started - 16) <= 1, `second ${sec.second}: ${sec.started} started`);
+    for (const sec of s.load!.seconds.filter((x) => x.second >= 1 && x.second < 4))
+      assert.ok(Math.abs(sec.started - 16) <= 1, `second ${sec.second}: ${sec.started} started`);
     const intended = seriesOf(s, INTENDED_LATENCY_SERIES).overall;
     assert.ok(intended.p50 >= 0.02 && intended.p50 < 0.05, `from the slot: p50 ${intended.p50}`);
     assert.equal(s.validity.dropped, 0);
@@ -174,7 +206,13 @@ describe('closed model with pacing', () => {
 describe('saturation', () => {
   test('a script that burns the CPU cannot keep 200/s: the run is INVALID, exit code 5', { timeout: 90_000 }, async () => {
     const p = await workloadProject(
-      { rate: 200, run_time: 4, min_turrets: 1, thresholds: { error_rate: '<1%' }, turrets: [{ name: 'hot', canons: 10, max_canons: 20, rampup: 0, script: 'v_user.ts' }] },
+      {
+        rate: 200,
+        run_time: 4,
+        min_turrets: 1,
+        thresholds: { error_rate: '<1%' },
+        turrets: [{ name: 'hot', canons: 10, max_canons: 20, rampup: 0, script: 'v_user.ts' }],
+      },
       `export class Transaction {
   customTimers: Record<string, number> = {};
   // 20 ms of CPU per iteration: 200/s would need four cores.
@@ -205,7 +243,16 @@ describe('open model: turrets leave and join', () => {
   after(() => target.close());
 
   test('three turrets at 300/s: one gets SIGTERM, one joins; the total stays on target, every iteration is stored', { timeout: 120_000 }, async () => {
-    const p = await workloadProject({ rate: 300, run_time: 16, min_turrets: 3, transaction_context: { url: target.url }, turrets: [{ name: 'nav', canons: 10, rampup: 0, script: 'v_user.ts' }] }, GET_SCRIPT);
+    const p = await workloadProject(
+      {
+        rate: 300,
+        run_time: 16,
+        min_turrets: 3,
+        transaction_context: { url: target.url },
+        turrets: [{ name: 'nav', canons: 10, rampup: 0, script: 'v_user.ts' }],
+      },
+      GET_SCRIPT,
+    );
     const config = turretConfigFile(p, 'nav');
     const hq = startOct(['run', p.dir, '--hq-only', '--no-progress', '--results-dir', p.results]);
     const turrets = ['a', 'b', 'c'].map((u) => startOct(['turret', '--config', config, '--uuid', `turret-${u}`]));
@@ -219,7 +266,9 @@ describe('open model: turrets leave and join', () => {
     const late = startOct(['turret', '--config', config, '--uuid', 'turret-d']);
     // A turret process takes seconds to start on a busy machine; the test goes on once it fires.
     const running = async () =>
-      ((await (await fetch(`http://127.0.0.1:${p.ports.http}/status`)).json()) as { turrets: Array<{ uuid: string; state: string }> }).turrets.some((t) => t.uuid === 'turret-d' && t.state === 'running');
+      ((await (await fetch(`http://127.0.0.1:${p.ports.http}/status`)).json()) as { turrets: Array<{ uuid: string; state: string }> }).turrets.some(
+        (t) => t.uuid === 'turret-d' && t.state === 'running',
+      );
     await until(() => running().catch(() => false), 60_000, 'the late turret to run');
     assert.ok((await elapsed()) < 15, 'the late turret joined with time left in the run');
     const hqDone = await hq.done;
@@ -230,7 +279,11 @@ describe('open model: turrets leave and join', () => {
 
     const s = p.summary();
     const replans = s.load!.replans;
-    assert.deepEqual(replans.map((r) => r.turrets), [3, 2, 3], JSON.stringify(replans));
+    assert.deepEqual(
+      replans.map((r) => r.turrets),
+      [3, 2, 3],
+      JSON.stringify(replans),
+    );
     const changed = new Set(replans.slice(1).map((r) => Math.floor(r.at)));
     for (const sec of s.load!.seconds.filter((x) => x.second >= 1 && x.second < 16 && !changed.has(x.second))) {
       assert.ok(Math.abs(sec.started - 300) <= 6, `second ${sec.second}: ${sec.started} started of 300 (re-plans at ${[...changed]})`);
@@ -241,4 +294,3 @@ describe('open model: turrets leave and join', () => {
     assert.equal(s.validity.dropped, 0);
   });
 });
-

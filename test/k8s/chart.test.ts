@@ -9,8 +9,21 @@ import { helm } from './helm-tool.ts';
 import { type Manifest, parseManifests, validateManifest } from './manifests.ts';
 
 const EXAMPLES = join(CHART_DIR, '..', '..', 'k8s-examples');
-const exampleFiles = readdirSync(EXAMPLES).filter((f) => /^values-.*\.yaml$/.test(f)).map((f) => join(EXAMPLES, f));
-const minimal = ['--set', 'turrets[0].name=nav_1', '--set', 'turrets[0].canons=2', '--set', 'turrets[0].script=s/a.ts', '--set', 'files[0].path=s/a.ts', '--set', 'files[0].content=x'];
+const exampleFiles = readdirSync(EXAMPLES)
+  .filter((f) => /^values-.*\.yaml$/.test(f))
+  .map((f) => join(EXAMPLES, f));
+const minimal = [
+  '--set',
+  'turrets[0].name=nav_1',
+  '--set',
+  'turrets[0].canons=2',
+  '--set',
+  'turrets[0].script=s/a.ts',
+  '--set',
+  'files[0].path=s/a.ts',
+  '--set',
+  'files[0].content=x',
+];
 
 function template(args: string[]): Manifest[] {
   const r = helm(['template', 'demo', CHART_DIR, '--namespace', 'load', ...args]);
@@ -28,8 +41,17 @@ const podSpecs = (ms: Manifest[]) =>
     const spec = m.spec as { template?: { spec: PodSpec } } | undefined;
     return spec?.template ? [{ name: `${m.kind}/${m.metadata.name}`, pod: spec.template.spec }] : [];
   });
-interface Container { name: string; securityContext?: Record<string, unknown>; resources?: { requests?: unknown; limits?: unknown }; volumeMounts?: { mountPath: string }[] }
-interface PodSpec { securityContext?: { runAsNonRoot?: boolean }; containers: Container[]; initContainers?: Container[] }
+interface Container {
+  name: string;
+  securityContext?: Record<string, unknown>;
+  resources?: { requests?: unknown; limits?: unknown };
+  volumeMounts?: { mountPath: string }[];
+}
+interface PodSpec {
+  securityContext?: { runAsNonRoot?: boolean };
+  containers: Container[];
+  initContainers?: Container[];
+}
 
 describe('chart', () => {
   it('passes helm lint --strict with defaults and every example', () => {
@@ -48,7 +70,19 @@ describe('chart', () => {
   }
 
   it('renders valid objects with every optional part on', async () => {
-    const ms = template([...minimal, '--set', 'metrics.serviceMonitor.enabled=true', '--set', 'metrics.podMonitor.enabled=true', '--set', 'turretsRequirements[0]=left-pad@1', '--set', 'files[1].path=bin/x.dat', '--set', 'files[1].base64=AP8=']);
+    const ms = template([
+      ...minimal,
+      '--set',
+      'metrics.serviceMonitor.enabled=true',
+      '--set',
+      'metrics.podMonitor.enabled=true',
+      '--set',
+      'turretsRequirements[0]=left-pad@1',
+      '--set',
+      'files[1].path=bin/x.dat',
+      '--set',
+      'files[1].base64=AP8=',
+    ]);
     await assertValid(ms);
     assert.ok(ms.some((m) => m.kind === 'ServiceMonitor') && ms.some((m) => m.kind === 'PodMonitor'));
   });
@@ -61,27 +95,38 @@ describe('chart', () => {
         assert.equal(c.securityContext?.allowPrivilegeEscalation, false, `${name}/${c.name}`);
         assert.ok(c.resources?.requests && c.resources?.limits, `${name}/${c.name} resources`);
       }
-      for (const c of pod.containers) assert.ok(c.volumeMounts?.some((v) => v.mountPath === '/tmp'), `${name}/${c.name} /tmp`);
+      for (const c of pod.containers)
+        assert.ok(
+          c.volumeMounts?.some((v) => v.mountPath === '/tmp'),
+          `${name}/${c.name} /tmp`,
+        );
     }
   });
 
   it('gives each turret a Deployment with its replicas, a DNS-safe name and the HQ Service address', () => {
     const ms = template(['--values', join(EXAMPLES, 'values-large.yaml'), '--set', 'turrets[0].name=Big_One.x']);
     const turrets = ms.filter((m) => m.kind === 'Deployment' && m.metadata.labels?.['app.kubernetes.io/component'] === 'turret');
-    assert.deepEqual(turrets.map((m) => [m.metadata.name, (m.spec as { replicas: number }).replicas, m.metadata.labels?.['oct/turret']]), [
-      ['demo-oct-turret-big-one-x', 20, 'Big_One.x'],
-      ['demo-oct-turret-search', 15, 'search'],
-      ['demo-oct-turret-checkout', 5, 'checkout'],
-    ]);
+    assert.deepEqual(
+      turrets.map((m) => [m.metadata.name, (m.spec as { replicas: number }).replicas, m.metadata.labels?.['oct/turret']]),
+      [
+        ['demo-oct-turret-big-one-x', 20, 'Big_One.x'],
+        ['demo-oct-turret-search', 15, 'search'],
+        ['demo-oct-turret-checkout', 5, 'checkout'],
+      ],
+    );
     const cm = ms.find((m) => m.kind === 'ConfigMap' && m.metadata.name === 'demo-oct-turrets') as Manifest & { data: Record<string, string> };
     const cfg = JSON.parse(cm.data['Big_One.x.json']);
     assert.deepEqual(
       { address: cfg.hq_address, pub: cfg.hq_publisher, rc: cfg.hq_rc, script: cfg.script, canons: cfg.canons, rampup: cfg.rampup },
       { address: 'demo-oct-hq.load.svc', pub: 5000, rc: 5001, script: '/app/project/files/test_scripts/browse.ts', canons: 50, rampup: 120 },
     );
-    const hq = ms.find((m) => m.kind === 'Deployment' && m.metadata.name === 'demo-oct-hq') as Manifest & { spec: { replicas: number; strategy: { type: string } } };
+    const hq = ms.find((m) => m.kind === 'Deployment' && m.metadata.name === 'demo-oct-hq') as Manifest & {
+      spec: { replicas: number; strategy: { type: string } };
+    };
     assert.deepEqual([hq.spec.replicas, hq.spec.strategy.type], [1, 'Recreate']);
-    const hqCfg = JSON.parse((ms.find((m) => m.metadata.name === 'demo-oct-hq' && m.kind === 'ConfigMap') as unknown as { data: Record<string, string> }).data['config.json']);
+    const hqCfg = JSON.parse(
+      (ms.find((m) => m.metadata.name === 'demo-oct-hq' && m.kind === 'ConfigMap') as unknown as { data: Record<string, string> }).data['config.json'],
+    );
     assert.equal(hqCfg.min_turrets, 40);
     assert.equal(hqCfg.turrets.length, 3);
   });
@@ -102,20 +147,35 @@ describe('chart', () => {
       spec: { ingress: { from?: { podSelector: { matchLabels: Record<string, string> } }[]; ports: { port: number }[] }[] };
     };
     const zmq = np.spec.ingress.find((r) => r.ports.some((p) => p.port === 5000))!;
-    assert.deepEqual(zmq.ports.map((p) => p.port), [5000, 5001]);
+    assert.deepEqual(
+      zmq.ports.map((p) => p.port),
+      [5000, 5001],
+    );
     assert.equal(zmq.from?.[0].podSelector.matchLabels['app.kubernetes.io/component'], 'turret');
   });
 
   it('uses the external database Secret and renders no Postgres', () => {
     const ms = template(['--values', join(EXAMPLES, 'values-external-postgres.yaml')]);
     assert.ok(!ms.some((m) => m.kind === 'StatefulSet'));
-    const hq = podSpecs(ms).find((p) => p.name === 'Deployment/demo-oct-hq')!.pod.containers[0] as unknown as { env: { name: string; valueFrom?: { secretKeyRef: { name: string; key: string } } }[] };
+    const hq = podSpecs(ms).find((p) => p.name === 'Deployment/demo-oct-hq')!.pod.containers[0] as unknown as {
+      env: { name: string; valueFrom?: { secretKeyRef: { name: string; key: string } } }[];
+    };
     assert.deepEqual(hq.env.find((e) => e.name === 'OCT_DATABASE_URL')?.valueFrom?.secretKeyRef, { name: 'oct-database', key: 'url' });
   });
 
   it('k8s-examples/manifests/first-test.yaml is the current chart rendered', async () => {
     const committed = readFileSync(join(EXAMPLES, 'manifests', 'first-test.yaml'), 'utf8').replace(/^(#.*\n)+/, '');
-    const r = helm(['template', 'oct', CHART_DIR, '-n', 'load', '-f', join(EXAMPLES, 'values-first-test.yaml'), '--set', 'database.builtin.password=CHANGE-ME']);
+    const r = helm([
+      'template',
+      'oct',
+      CHART_DIR,
+      '-n',
+      'load',
+      '-f',
+      join(EXAMPLES, 'values-first-test.yaml'),
+      '--set',
+      'database.builtin.password=CHANGE-ME',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(committed, r.stdout, 'regenerate with the command at the top of the file');
     await assertValid(parseManifests(committed));
@@ -130,7 +190,11 @@ describe('chart', () => {
     ['external database without a Secret', ['--set', 'database.mode=external'], /\/database\/external\/existingSecret': minLength: got 0, want 1/],
     ['an unknown database mode', ['--set', 'database.mode=sqlite'], /\/database\/mode': value must be one of 'builtin', 'external'/],
     ['turrets inside config', ['--set', 'config.turrets[0].name=a'], /\/config\/turrets'/],
-    ['a script missing from files', ['--set', 'turrets[0].name=a', '--set', 'turrets[0].canons=1', '--set', 'turrets[0].script=gone.ts'], /turret "a" needs "gone.ts", which is not in `files`/],
+    [
+      'a script missing from files',
+      ['--set', 'turrets[0].name=a', '--set', 'turrets[0].canons=1', '--set', 'turrets[0].script=gone.ts'],
+      /turret "a" needs "gone.ts", which is not in `files`/,
+    ],
   ];
   for (const [what, args, message] of refusals) {
     it(`refuses ${what} with a clear message`, () => {

@@ -1,7 +1,7 @@
 // The real helm binary for tests: PATH or .tools/bin, installed by scripts/install-helm.sh if missing.
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { CHART_DIR, } from '../../deploy/chart.ts';
+import { CHART_DIR } from '../../deploy/chart.ts';
 import { findHelm } from '../../deploy/helm.ts';
 
 export function ensureHelm(): string {

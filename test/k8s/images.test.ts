@@ -19,7 +19,10 @@ const skip = missing && !process.env.CI ? `image test skipped: ${missing}` : fal
 
 const work = mkdtempSync(join(tmpdir(), 'oct-images-'));
 const containersConf = join(work, 'containers.conf');
-writeFileSync(containersConf, '[engine]\nruntime="runc"\ncgroup_manager="cgroupfs"\n[containers]\ndefault_ulimits=["nofile=16384:16384","nproc=16384:16384"]\n');
+writeFileSync(
+  containersConf,
+  '[engine]\nruntime="runc"\ncgroup_manager="cgroupfs"\n[containers]\ndefault_ulimits=["nofile=16384:16384","nproc=16384:16384"]\n',
+);
 const env = { ...process.env, CONTAINERS_CONF: containersConf };
 const tag = `t${process.pid}`;
 
@@ -67,7 +70,23 @@ describe('images', { skip, timeout: 300_000 }, () => {
   const build = (file: string, image: string) => {
     const cache = join(homedir(), '.npm');
     assert.ok(existsSync(join(cache, '_cacache')), `no npm cache at ${cache}: run npm ci first`);
-    return must('podman', ['build', '-q', '-f', file, '--network', 'none', '--build-arg', `BASE_IMAGE=${base}`, '--build-arg', 'NPM_FLAGS=--offline --cache /npm-cache', '-v', `${cache}:/npm-cache:O`, '-t', image, '.']);
+    return must('podman', [
+      'build',
+      '-q',
+      '-f',
+      file,
+      '--network',
+      'none',
+      '--build-arg',
+      `BASE_IMAGE=${base}`,
+      '--build-arg',
+      'NPM_FLAGS=--offline --cache /npm-cache',
+      '-v',
+      `${cache}:/npm-cache:O`,
+      '-t',
+      image,
+      '.',
+    ]);
   };
 
   it('builds both images, non-root', async () => {
@@ -90,15 +109,52 @@ describe('images', { skip, timeout: 300_000 }, () => {
     writeFileSync(join(files, 'v_user.ts'), SCRIPT);
     writeFileSync(
       join(project, 'config.json'),
-      JSON.stringify({ run_time: 4, min_turrets: 1, turrets_wait_timeout: 90, publish_port: 5000, rc_port: 5001, http_port: 8080, progress_bar: false, turrets: [{ name: 'box', canons: 2, rampup: 0, script: '/app/project/files/v_user.ts' }] }),
+      JSON.stringify({
+        run_time: 4,
+        min_turrets: 1,
+        turrets_wait_timeout: 90,
+        publish_port: 5000,
+        rc_port: 5001,
+        http_port: 8080,
+        progress_bar: false,
+        turrets: [{ name: 'box', canons: 2, rampup: 0, script: '/app/project/files/v_user.ts' }],
+      }),
     );
-    writeFileSync(join(turretDir, 'turret.json'), JSON.stringify({ name: 'box', canons: 2, rampup: 0, script: '/app/project/files/v_user.ts', hq_address: hqName, hq_publisher: 5000, hq_rc: 5001 }));
+    writeFileSync(
+      join(turretDir, 'turret.json'),
+      JSON.stringify({ name: 'box', canons: 2, rampup: 0, script: '/app/project/files/v_user.ts', hq_address: hqName, hq_publisher: 5000, hq_rc: 5001 }),
+    );
     // The containers run as uid 10001: the mounted files must be readable by it.
     for (const d of [work, project, files, turretDir]) chmodSync(d, 0o755);
 
     await must('podman', ['network', 'create', net]);
-    const common = ['--network', net, '--read-only', '--tmpfs', '/tmp:rw,mode=1777', '--security-opt', 'no-new-privileges', '--cap-drop', 'ALL', '-v', `${files}:/app/project/files:ro`];
-    await must('podman', ['run', '-d', '--name', hqName, ...common, '-v', `${project}:/etc/oct:ro`, hqImage, 'hq', '--config', '/etc/oct/config.json', '--exit-when-done']);
+    const common = [
+      '--network',
+      net,
+      '--read-only',
+      '--tmpfs',
+      '/tmp:rw,mode=1777',
+      '--security-opt',
+      'no-new-privileges',
+      '--cap-drop',
+      'ALL',
+      '-v',
+      `${files}:/app/project/files:ro`,
+    ];
+    await must('podman', [
+      'run',
+      '-d',
+      '--name',
+      hqName,
+      ...common,
+      '-v',
+      `${project}:/etc/oct:ro`,
+      hqImage,
+      'hq',
+      '--config',
+      '/etc/oct/config.json',
+      '--exit-when-done',
+    ]);
     await must('podman', ['run', '-d', '--name', turretName, ...common, '-v', `${turretDir}:/etc/oct-turret:ro`, turretImage]);
 
     const waited = await run('podman', ['wait', hqName], 150_000);

@@ -18,7 +18,10 @@ describe('kube layer against the stand-in API server', () => {
     assert.equal(kube.namespace, 'load');
     await listPods(kube, 'demo');
     assert.equal(api.requests.at(-1)?.auth, 'Bearer stand-in-token');
-    assert.equal(api.requests.at(-1)?.path, '/api/v1/namespaces/load/pods?labelSelector=app.kubernetes.io%2Finstance%3Ddemo%2Capp.kubernetes.io%2Fpart-of%3Doct');
+    assert.equal(
+      api.requests.at(-1)?.path,
+      '/api/v1/namespaces/load/pods?labelSelector=app.kubernetes.io%2Finstance%3Ddemo%2Capp.kubernetes.io%2Fpart-of%3Doct',
+    );
   });
 
   it('lists pods with readiness and restarts', async () => {
@@ -39,7 +42,10 @@ describe('kube layer against the stand-in API server', () => {
   });
 
   it('names the known turrets when the one asked for does not exist', async () => {
-    await assert.rejects(scaleTurret(await connect({ kubeconfig: api.kubeconfig }), 'demo', 'nope', 1), /no turret "nope" in release "demo" \(turrets: nav_1\)/);
+    await assert.rejects(
+      scaleTurret(await connect({ kubeconfig: api.kubeconfig }), 'demo', 'nope', 1),
+      /no turret "nope" in release "demo" \(turrets: nav_1\)/,
+    );
   });
 
   it('reads the HQ through the service proxy, HTML and JSON alike', async () => {

@@ -46,7 +46,9 @@ export function unknownFields(value: unknown, type: string, path = ''): string[]
 async function kubernetesModel(apiVersion: string, kind: string): Promise<(new (o: unknown) => { validate(): void }) | undefined> {
   try {
     const mod = (await import(`kubernetes-models/${apiVersion}/${kind}`)) as Record<string, unknown>;
-    return mod[kind] as new (o: unknown) => { validate(): void };
+    return mod[kind] as new (
+      o: unknown,
+    ) => { validate(): void };
   } catch {
     return undefined;
   }
@@ -56,11 +58,17 @@ async function kubernetesModel(apiVersion: string, kind: string): Promise<(new (
 const CUSTOM: Record<string, (m: Manifest) => string[]> = {
   'monitoring.coreos.com/v1/ServiceMonitor': (m) => {
     const spec = m.spec as { selector?: unknown; endpoints?: { port?: string }[] };
-    return [...(spec?.selector ? [] : ['spec.selector: required']), ...(spec?.endpoints?.length && spec.endpoints.every((e) => e.port) ? [] : ['spec.endpoints: need a port each'])];
+    return [
+      ...(spec?.selector ? [] : ['spec.selector: required']),
+      ...(spec?.endpoints?.length && spec.endpoints.every((e) => e.port) ? [] : ['spec.endpoints: need a port each']),
+    ];
   },
   'monitoring.coreos.com/v1/PodMonitor': (m) => {
     const spec = m.spec as { selector?: unknown; podMetricsEndpoints?: { port?: string }[] };
-    return [...(spec?.selector ? [] : ['spec.selector: required']), ...(spec?.podMetricsEndpoints?.length && spec.podMetricsEndpoints.every((e) => e.port) ? [] : ['spec.podMetricsEndpoints: need a port each'])];
+    return [
+      ...(spec?.selector ? [] : ['spec.selector: required']),
+      ...(spec?.podMetricsEndpoints?.length && spec.podMetricsEndpoints.every((e) => e.port) ? [] : ['spec.podMetricsEndpoints: need a port each']),
+    ];
   },
 };
 

@@ -73,7 +73,9 @@ export async function startStandIn(): Promise<StandIn> {
     if (!meta) return status(res, 404, 'NotFound', `the server could not find the requested resource (${resource})`);
 
     if (!name && req.method === 'GET') {
-      const items = [...store.entries()].filter(([k, o]) => k.startsWith(`${resource}/${ns}/`) && matches(o.metadata.labels, u.searchParams.get('labelSelector'))).map(([, o]) => o);
+      const items = [...store.entries()]
+        .filter(([k, o]) => k.startsWith(`${resource}/${ns}/`) && matches(o.metadata.labels, u.searchParams.get('labelSelector')))
+        .map(([, o]) => o);
       return json(res, { kind: `${meta.kind}List`, apiVersion: meta.apiVersion, metadata: { resourceVersion: '1' }, items });
     }
     if (resource === 'services' && name && sub?.startsWith('proxy')) {
@@ -90,11 +92,18 @@ export async function startStandIn(): Promise<StandIn> {
     if (resource === 'deployments' && sub === 'scale') {
       const spec = obj.spec as { replicas: number; selector?: { matchLabels?: Record<string, string> } };
       if (req.method === 'GET') {
-        return json(res, { kind: 'Scale', apiVersion: 'autoscaling/v1', metadata: { name, namespace: ns, resourceVersion: '7' }, spec: { replicas: spec.replicas }, status: { replicas: spec.replicas, selector: '' } });
+        return json(res, {
+          kind: 'Scale',
+          apiVersion: 'autoscaling/v1',
+          metadata: { name, namespace: ns, resourceVersion: '7' },
+          spec: { replicas: spec.replicas },
+          status: { replicas: spec.replicas, selector: '' },
+        });
       }
       if (req.method === 'PUT') {
         const scale = body as { kind?: string; spec?: { replicas?: unknown } };
-        if (scale?.kind !== 'Scale' || typeof scale.spec?.replicas !== 'number') return status(res, 400, 'BadRequest', 'expected a Scale object with spec.replicas');
+        if (scale?.kind !== 'Scale' || typeof scale.spec?.replicas !== 'number')
+          return status(res, 400, 'BadRequest', 'expected a Scale object with spec.replicas');
         spec.replicas = scale.spec.replicas;
         return json(res, { ...scale, status: { replicas: spec.replicas } });
       }
@@ -134,8 +143,13 @@ export async function startStandIn(): Promise<StandIn> {
     requests,
     logs,
     proxy,
-    put: (resource, ns, obj) => store.set(`${resource}/${ns}/${obj.metadata.name}`, { ...KINDS[resource], ...obj, metadata: { namespace: ns, ...obj.metadata } }),
+    put: (resource, ns, obj) =>
+      store.set(`${resource}/${ns}/${obj.metadata.name}`, { ...KINDS[resource], ...obj, metadata: { namespace: ns, ...obj.metadata } }),
     get: (resource, ns, name) => store.get(`${resource}/${ns}/${name}`),
-    close: () => new Promise<void>((r) => { server.close(() => r()); server.closeAllConnections(); }),
+    close: () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      }),
   };
 }

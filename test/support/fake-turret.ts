@@ -40,7 +40,16 @@ export class FakeTurret {
   async status(status: StatusFields['status'] | string, extra: Record<string, unknown> = {}): Promise<void> {
     const canons = this.opts.canons ?? 2;
     if (this.opts.oct) {
-      const fields: StatusFields = { uuid: this.uuid, name: this.opts.name, status: status as StatusFields['status'], canons, rampup: 0, script: 'v_user.ts', lastSeq: this.seq, canonsRunning: status === 'running' ? canons : 0 };
+      const fields: StatusFields = {
+        uuid: this.uuid,
+        name: this.opts.name,
+        status: status as StatusFields['status'],
+        canons,
+        rampup: 0,
+        script: 'v_user.ts',
+        lastSeq: this.seq,
+        canonsRunning: status === 'running' ? canons : 0,
+      };
       await this.push.send(JSON.stringify({ ...JSON.parse(encodeStatus(fields)), ...extra }));
     } else {
       await this.push.send(JSON.stringify({ turret: this.opts.name, status, uuid: this.uuid, rampup: 0, script: 'v_user.py', cannons: canons, ...extra }));
@@ -50,17 +59,32 @@ export class FakeTurret {
   /** A legacy single result, exactly as the Python turret sends it (no turret_name). */
   async legacyResult(r: Partial<ResultRow> = {}): Promise<void> {
     await this.push.send(
-      JSON.stringify({ elapsed: r.elapsed ?? 1.5, epoch: r.epoch ?? Math.floor(Date.now() / 1000), scriptrun_time: r.scriptrunTime ?? 0.01, error: r.error ?? '', custom_timers: r.customTimers ?? {} }),
+      JSON.stringify({
+        elapsed: r.elapsed ?? 1.5,
+        epoch: r.epoch ?? Math.floor(Date.now() / 1000),
+        scriptrun_time: r.scriptrunTime ?? 0.01,
+        error: r.error ?? '',
+        custom_timers: r.customTimers ?? {},
+      }),
     );
   }
 
   /** One binary batch of `n` results (seq advances unless given). */
   async batch(n: number, opts: { seq?: number; error?: string; timers?: Record<string, number> } = {}): Promise<number> {
     const b = new ResultBatchBuilder();
-    for (let i = 0; i < n; i++) b.add({ elapsed: i * 0.001, epoch: Date.now() / 1000, scriptrunTime: 0.005 + (i % 10) * 0.001, error: opts.error && i % 2 ? opts.error : null, customTimers: opts.timers ?? {} });
+    for (let i = 0; i < n; i++)
+      b.add({
+        elapsed: i * 0.001,
+        epoch: Date.now() / 1000,
+        scriptrunTime: 0.005 + (i % 10) * 0.001,
+        error: opts.error && i % 2 ? opts.error : null,
+        customTimers: opts.timers ?? {},
+      });
     const seq = opts.seq ?? ++this.seq;
     if (opts.seq === undefined) this.seq = seq;
-    await this.push.send(encodeBinaryBatch(b.build({ turretUuid: this.uuid, turretName: this.opts.name, seq }), { uuid: this.uuid, turret: this.opts.name, seq }));
+    await this.push.send(
+      encodeBinaryBatch(b.build({ turretUuid: this.uuid, turretName: this.opts.name, seq }), { uuid: this.uuid, turret: this.opts.name, seq }),
+    );
     return seq;
   }
 

@@ -18,7 +18,6 @@ export interface TestPrometheus {
   stop(): Promise<void>;
 }
 
-
 export async function startPrometheus(targets: string[], opts: { metricsPath?: string; scrapeInterval?: string } = {}): Promise<TestPrometheus> {
   const missing = missingTools([{ bin: PROMETHEUS_BIN, pkg: 'prometheus' }]);
   if (missing) throw new Error(missing);

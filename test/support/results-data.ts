@@ -76,10 +76,7 @@ export async function insertResults(sql: SqlDriver, runId: number, rows: GenResu
 }
 
 /** Inserts a run row directly (the store's createRun may not be what the test runs against). */
-export async function insertRun(
-  sql: SqlDriver,
-  input: { name?: string; state?: string; config: unknown; startedAt?: Date; endedAt?: Date },
-): Promise<number> {
+export async function insertRun(sql: SqlDriver, input: { name?: string; state?: string; config: unknown; startedAt?: Date; endedAt?: Date }): Promise<number> {
   const rows = await sql.query<{ id: number }>(
     `INSERT INTO runs (name, state, config, started_at, ended_at) VALUES ($1, $2, $3, $4, $5) RETURNING id::int AS id`,
     [input.name ?? 'test', input.state ?? 'finished', JSON.stringify(input.config), input.startedAt ?? null, input.endedAt ?? null],

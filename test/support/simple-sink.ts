@@ -25,7 +25,14 @@ export function simpleSink(store: Store, runId: number): ResultSink {
       queue.push({ ...batch, turretUuid: meta.turretUuid, turretName: meta.turretName });
       running ??= pump().finally(() => (running = null));
     },
-    stats: () => ({ queuedRows: queue.reduce((n, b) => n + b.count, 0), spilledRows: 0, writtenRows: written, inFlightRows: 0, lagSeconds: 0, failedWrites: 0 }),
+    stats: () => ({
+      queuedRows: queue.reduce((n, b) => n + b.count, 0),
+      spilledRows: 0,
+      writtenRows: written,
+      inFlightRows: 0,
+      lagSeconds: 0,
+      failedWrites: 0,
+    }),
     async drain() {
       while (running) await running;
     },

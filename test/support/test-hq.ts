@@ -41,7 +41,18 @@ export class TestHq {
   }
 
   turretConfig(extra: Record<string, unknown> = {}): Record<string, unknown> {
-    return { name: 't1', canons: 2, rampup: 0, script: 'script.ts', hq_address: '127.0.0.1', hq_publisher: this.publishPort, hq_rc: this.rcPort, heartbeat_ms: 200, batch_max_ms: 50, ...extra };
+    return {
+      name: 't1',
+      canons: 2,
+      rampup: 0,
+      script: 'script.ts',
+      hq_address: '127.0.0.1',
+      hq_publisher: this.publishPort,
+      hq_rc: this.rcPort,
+      heartbeat_ms: 200,
+      batch_max_ms: 50,
+      ...extra,
+    };
   }
 
   async send(order: Order, channel = ''): Promise<void> {

@@ -4,7 +4,7 @@ import { type ResultBatch, ResultBatchBuilder } from '../../protocol/results.ts'
 export function webBatch(opts: { n: number; turret: string | null; seq?: number; timers?: string[]; errorEvery?: number; seed?: number }): ResultBatch {
   const b = new ResultBatchBuilder();
   let x = opts.seed ?? 1;
-  const rnd = () => ((x = (x * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const rnd = () => (x = (x * 1103515245 + 12345) % 2147483648) / 2147483648;
   for (let i = 0; i < opts.n; i++) {
     const v = 0.005 + rnd() * rnd() * 0.8;
     const customTimers: Record<string, number> = {};

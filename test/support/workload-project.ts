@@ -35,7 +35,15 @@ export async function workloadProject(config: Record<string, unknown>, script: s
   writeFileSync(join(dir, 'v_user.ts'), script);
   writeFileSync(
     join(dir, 'config.json'),
-    JSON.stringify({ results_ts_interval: 1, progress_bar: false, publish_port: ports.publish, rc_port: ports.rc, http_port: ports.http, turrets_wait_timeout: 60, ...config }),
+    JSON.stringify({
+      results_ts_interval: 1,
+      progress_bar: false,
+      publish_port: ports.publish,
+      rc_port: ports.rc,
+      http_port: ports.http,
+      turrets_wait_timeout: 60,
+      ...config,
+    }),
   );
   const results = join(dir, 'results');
   return {
@@ -66,6 +74,9 @@ export class Transaction {
 
 export function turretConfigFile(p: WorkloadProject, name: string, extra: Record<string, unknown> = {}): string {
   const path = join(p.dir, `turret-${name}.json`);
-  writeFileSync(path, JSON.stringify({ name, canons: 10, rampup: 0, script: 'v_user.ts', hq_address: '127.0.0.1', hq_publisher: p.ports.publish, hq_rc: p.ports.rc, ...extra }));
+  writeFileSync(
+    path,
+    JSON.stringify({ name, canons: 10, rampup: 0, script: 'v_user.ts', hq_address: '127.0.0.1', hq_publisher: p.ports.publish, hq_rc: p.ports.rc, ...extra }),
+  );
   return path;
 }
