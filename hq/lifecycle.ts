@@ -65,6 +65,7 @@ const START_DEDUPE_MS = 200;
 const RESTART_EVERY_MS = 1_500;
 const LEGACY_QUIET_MS = 1_000;
 const ANY_QUIET_MS = 300;
+const PLAN_RESEND_EVERY_MS = 1_000;
 
 export interface LifecycleResult {
   state: 'finished' | 'failed';
@@ -85,6 +86,7 @@ export class Lifecycle {
   private lastStartMono = -Infinity;
   private lastProbeMono = -Infinity;
   private lastProgressMono = -Infinity;
+  private lastPlanResendMono = -Infinity;
   private readonly started = new Set<string>();
 
   constructor(private readonly d: LifecycleDeps) {
@@ -194,6 +196,25 @@ export class Lifecycle {
     }
   }
 
+  /**
+   * A running turret whose status, sent well after its plan went out, names an older plan missed
+   * the order (a PUB message can be lost to a reconnect): send it again, at most every second.
+   */
+  private resendMissedPlans(): void {
+    const load = this.d.load;
+    const mono = this.d.clock.monotonic();
+    if (!load || mono - this.lastPlanResendMono < PLAN_RESEND_EVERY_MS) return;
+    const missed: string[] = [];
+    for (const [uuid, plan] of load.planner.plans) {
+      const e = this.d.registry.get(uuid);
+      if (e && e.state === 'running' && (e.planId ?? 0) < plan.planId && e.lastSeenAt > plan.sentAt + PLAN_RESEND_EVERY_MS) missed.push(uuid);
+    }
+    if (!missed.length) return;
+    this.lastPlanResendMono = mono;
+    this.d.log.warn('re-sending a plan turrets did not take', { turrets: missed.join(', ') });
+    void load.planner.resend(missed);
+  }
+
   private broadcastStart(): Promise<void> {
     this.lastStartMono = this.d.clock.monotonic();
     return this.d.broadcaster.send(orders.setTransactionContext(this.d.config.transaction_context), orders.start());
@@ -213,6 +234,7 @@ export class Lifecycle {
       this.watchLiveness();
       // A turret that left, was lost or came back: its share moves within a tick.
       void this.replan();
+      this.resendMissedPlans();
       this.restartIdleTurrets();
       this.report();
       await sleep(Math.min(TICK_MS, Math.max(1, endMono - this.d.clock.monotonic())));

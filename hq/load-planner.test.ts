@@ -110,6 +110,10 @@ test('the planner re-plans only when the turrets change, with growing plan ids, 
   assert.ok(second.get('a')!.planId > first.get('a')!.planId);
   assert.equal(second.get('a')!.t0, first.get('a')!.t0, "a re-plan keeps the run's time 0");
   assert.equal(shareOf(second.get('a')!) + shareOf(second.get('b')!), 1);
+  await planner.resend(['b', 'nobody']);
+  assert.equal(sent.length, 3, 'a missed plan goes out again');
+  assert.deepEqual([...sent[2]!.keys()], ['b'], 'only to the turret that missed it');
+  assert.equal(sent[2]!.get('b')!.planId, second.get('b')!.planId, 'the same plan, not a new one');
   // A restarted HQ (seconds later) planning the same run starts its ids above the old HQ's.
   now += 1500;
   const restarted = new LoadPlanner(spec, { sendPlans: async () => {} }, () => now);

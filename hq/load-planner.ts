@@ -133,4 +133,14 @@ export class LoadPlanner {
     await this.sender.sendPlans(this.current);
     return true;
   }
+
+  /** Sends these turrets their current plan again (one they said they do not follow). */
+  async resend(uuids: string[]): Promise<void> {
+    const again = new Map<string, TurretPlan>();
+    for (const u of uuids) {
+      const plan = this.current.get(u);
+      if (plan) again.set(u, plan);
+    }
+    if (again.size) await this.sender.sendPlans(again);
+  }
 }

@@ -22,6 +22,7 @@ function status(uuid: string, raw: string, extra: Partial<TurretStatus> = {}): T
     oct: false,
     lastSeq: null,
     canonsRunning: null,
+    planId: null,
     health: null,
     reason: null,
     ...extra,

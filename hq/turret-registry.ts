@@ -20,6 +20,8 @@ export interface TurretEntry {
   rampup: number | null;
   script: string | null;
   canonsRunning: number | null;
+  /** The plan the turret last said it follows. */
+  planId: number | null;
   health: TurretHealth | null;
   reason: string | null;
   /** Wall-clock ms. */
@@ -89,6 +91,7 @@ export class TurretRegistry {
         rampup: s.rampup,
         script: s.script,
         canonsRunning: s.canonsRunning,
+        planId: s.planId,
         health: s.health,
         reason: s.reason,
         joinedAt: now,
@@ -109,6 +112,7 @@ export class TurretRegistry {
     entry.rampup = s.rampup ?? entry.rampup;
     entry.script = s.script ?? entry.script;
     entry.canonsRunning = s.canonsRunning;
+    entry.planId = s.planId ?? entry.planId;
     entry.health = s.health ?? entry.health;
     entry.reason = s.reason ?? entry.reason;
     entry.lastSeenAt = now;

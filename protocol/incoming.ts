@@ -30,6 +30,8 @@ export interface TurretStatus {
   /** oct turrets: the seq of the last result batch sent before this status. */
   lastSeq: number | null;
   canonsRunning: number | null;
+  /** oct turrets following a plan: its plan_id. */
+  planId: number | null;
   health: TurretHealth | null;
   /** oct turrets: a message describing why the turret aborted. */
   reason: string | null;
@@ -83,6 +85,7 @@ function parseStatus(o: Record<string, unknown>): Incoming {
       oct: o.oct === 1,
       lastSeq: toNumberOrNull(o.seq),
       canonsRunning: toNumberOrNull(o.canons_running),
+      planId: toNumberOrNull(o.plan_id),
       health: health
         ? {
             elu: toNumberOrNull(health.elu) ?? undefined,

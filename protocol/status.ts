@@ -11,6 +11,8 @@ export interface StatusFields {
   script: string;
   lastSeq: number;
   canonsRunning: number;
+  /** The plan the turret follows (0: none), so the HQ can re-send one that was missed. */
+  planId?: number;
   health?: TurretHealth;
   reason?: string;
 }
@@ -28,6 +30,7 @@ export function encodeStatus(s: StatusFields): string {
     oct: 1,
     seq: s.lastSeq,
     canons_running: s.canonsRunning,
+    ...(s.planId ? { plan_id: s.planId } : {}),
     ...(s.health ? { health: { elu: s.health.elu, cpu: s.health.cpu, lag_ms: s.health.lagMs } } : {}),
     ...(s.reason ? { reason: s.reason } : {}),
   });

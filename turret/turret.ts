@@ -159,6 +159,7 @@ export class Turret {
         this.plan = parsed.plan;
         this.log.info('plan', { planId: parsed.plan.planId, model: parsed.plan.model, share: `${parsed.plan.index + 1} of ${parsed.plan.weights.length}` });
         if (this.planned && !this.volley?.stopping) this.planned.replan(parsed.plan);
+        else if (this.volley && !this.volley.stopping) this.log.warn('plan received while running without one: it applies from the next start');
         return;
       }
     }
@@ -194,16 +195,17 @@ export class Turret {
         maxCanonsCap: config.max_canons ?? MAX_CANONS_LIMIT,
         hasRoom: () => this.sender.hasRoom(),
         emitLoad: (r) => this.sender.enqueue(encodeLoadReport({ uuid: this.uuid, turret: config.name, ...r })),
-        fail: (err, index) => {
-          const reason =
-            err instanceof CanonConstructionError
-              ? `script ${config.script}: ${err.message}`
-              : `canon ${index} crashed: ${(err as Error)?.stack ?? String(err)}`;
-          void this.abort(reason);
-        },
+        fail: (err, index) => void this.abort(this.canonFailure(err, index)),
       },
       anchorPlan(plan, clock, this.log),
     );
+  }
+
+  /** Why the turret aborts when a canon's constructor throws or its loop crashes. */
+  private canonFailure(err: unknown, index: number): string {
+    return err instanceof CanonConstructionError
+      ? `script ${this.opts.config.script}: ${err.message}`
+      : `canon ${index} crashed: ${(err as Error)?.stack ?? String(err)}`;
   }
 
   private canonDeps(volley: Volley, index: number, stopRequested: () => boolean): CanonDeps {
@@ -231,11 +233,7 @@ export class Turret {
       const tx = buildTransaction(deps);
       await runCanon(deps, tx);
     } catch (err) {
-      const reason =
-        err instanceof CanonConstructionError
-          ? `script ${this.opts.config.script}: ${err.message}`
-          : `canon ${index} crashed: ${(err as Error)?.stack ?? String(err)}`;
-      void this.abort(reason);
+      void this.abort(this.canonFailure(err, index));
     } finally {
       volley.running--;
     }
@@ -248,6 +246,8 @@ export class Turret {
     if (!volley) return Promise.resolve();
     this.stopping = (async () => {
       volley.stopping = true;
+      // A plan belongs to one run; the next run's plan, if any, comes with its start.
+      this.plan = null;
       for (const t of volley.pendingStarts) clearTimeout(t);
       this.state = 'stopping';
       // Said at once, so the HQ re-plans this turret's share onto the others while it drains.
@@ -332,6 +332,7 @@ export class Turret {
         script: config.script,
         lastSeq: this.batcher.lastSeq,
         canonsRunning: this.planned?.running ?? this.volley?.running ?? 0,
+        planId: this.planned?.planId ?? this.plan?.planId,
         health: this.health.sample(),
         reason,
       }),
