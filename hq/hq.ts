@@ -11,6 +11,7 @@ import { ResultWriter } from '../store/result-writer.ts';
 import type { RunInfo, Store } from '../store/types.ts';
 import { Broadcaster } from './broadcaster.ts';
 import { Ingest, type ResultSink } from './ingest.ts';
+import { Intake } from './intake.ts';
 import { Lifecycle, type Progress } from './lifecycle.ts';
 import { LiveStats, type LiveSnapshot } from './live-stats.ts';
 import { LoadPlanner, loadSpecOf } from './load-planner.ts';
@@ -128,6 +129,7 @@ export class Hq {
       registry: TurretRegistry;
       seq: SequenceTracker;
       ingest: Ingest;
+      intake: Intake;
       live: LiveStats;
       sink: ResultSink;
       recorder: StatusRecorder;
@@ -172,38 +174,25 @@ export class Hq {
     const writerOpts = { spillDir: opts.spillDir, log: log.child('writer') };
     const sink: ResultSink = opts.createSink ? opts.createSink(store, run.id, writerOpts) : new ResultWriter({ store, runId: run.id, clock, ...writerOpts });
     const broadcaster = new Broadcaster(pub, log);
-    let lifecycle: Lifecycle | null = null;
     const spec = loadSpecOf(config);
-    const load = spec
-      ? {
-          planner: new LoadPlanner(spec, { sendPlans: (plans) => broadcaster.send(...[...plans].map(([uuid, plan]) => orders.plan(uuid, plan))) }, () =>
-            clock.now(),
-          ),
-          // The run's target per second is the project's shape only when every turret shares it.
-          timeline: new LoadTimeline(
-            spec.model,
-            () => lifecycle?.startedAt?.getTime() ?? null,
-            [...spec.entries.values()].some((e) => e.shape) ? null : spec.project,
-            config.run_time,
-          ),
-        }
+    const planner = spec
+      ? new LoadPlanner(spec, { sendPlans: (plans) => broadcaster.send(...[...plans].map(([uuid, plan]) => orders.plan(uuid, plan))) }, () => clock.now())
       : null;
-    const ingest = new Ingest({
-      clock,
-      log: log.child('ingest'),
-      registry,
-      seq,
-      live,
-      sink,
-      metrics,
-      maxMessageBytes: config.max_message_bytes,
-      onStatus: (entry, status, isNew) => {
-        recorder.touch(entry, clock.monotonic());
-        lifecycle?.onStatus(entry, status, isNew);
-      },
-      onLoad: (entry, report) => load?.timeline.add(entry.name, report),
-    });
-    lifecycle = new Lifecycle({
+    const load =
+      spec && planner
+        ? {
+            planner,
+            // The run's target per second is the project's shape only when every turret shares it.
+            timeline: new LoadTimeline(
+              spec.model,
+              () => planner.startedAt,
+              [...spec.entries.values()].some((e) => e.shape) ? null : spec.project,
+              config.run_time,
+            ),
+          }
+        : null;
+    const intake = new Intake();
+    const lifecycle = new Lifecycle({
       config,
       store,
       run,
@@ -212,7 +201,7 @@ export class Hq {
       log,
       registry,
       seq,
-      ingest,
+      intake,
       live,
       sink,
       recorder,
@@ -222,8 +211,24 @@ export class Hq {
       drainTimeoutMs: opts.drainTimeoutMs ?? 120_000,
       load,
     });
+    const ingest = new Ingest({
+      clock,
+      log: log.child('ingest'),
+      registry,
+      seq,
+      live,
+      sink,
+      metrics,
+      maxMessageBytes: config.max_message_bytes,
+      intake,
+      onStatus: (entry, status, isNew) => {
+        recorder.touch(entry, clock.monotonic());
+        lifecycle.onStatus(entry, status, isNew);
+      },
+      onLoad: (entry, report) => load?.timeline.add(entry.name, report),
+    });
     recorder.start();
-    const hq = new Hq(opts, pub, pull, { log, registry, seq, ingest, live, sink, recorder, lifecycle, broadcaster }, run, resumed);
+    const hq = new Hq(opts, pub, pull, { log, registry, seq, ingest, intake, live, sink, recorder, lifecycle, broadcaster }, run, resumed);
     // One request at bind; turrets that connect later announce themselves (legacy ones every 2 s).
     void broadcaster.send(orders.statusRequest());
     log.info('HQ bound', { runId: run.id, resumed, publish: hq.endpoints.publish, results: hq.endpoints.results });
@@ -241,10 +246,10 @@ export class Hq {
       endedAt: r.endedAt,
       transactions: this.parts.live.transactions,
       errors: this.parts.live.errors,
-      malformed: { ...this.parts.ingest.malformed },
+      malformed: { ...this.parts.intake.malformed },
       duplicates: this.parts.seq.duplicates,
       missingBatches: this.parts.seq.missingBatches,
-      lateResults: this.parts.ingest.late,
+      lateResults: this.parts.intake.late,
       resumed: this.resumed,
       turrets: this.turretSummaries(),
       writer: this.parts.sink.stats(),
@@ -264,7 +269,7 @@ export class Hq {
       progress: this.progress(),
       live: this.parts.live.snapshot(),
       turrets: this.turretSummaries(),
-      malformed: { ...this.parts.ingest.malformed },
+      malformed: { ...this.parts.intake.malformed },
       duplicates: this.parts.seq.duplicates,
       missingBatches: this.parts.seq.missingBatches,
       writer: this.parts.sink.stats(),

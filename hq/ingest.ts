@@ -9,18 +9,8 @@ import type { ResultBatch } from '../protocol/results.ts';
 import type { LiveStats } from './live-stats.ts';
 import type { HqMetricsHooks, WriterStats } from './metrics-hooks.ts';
 import type { SequenceTracker } from './sequence-tracker.ts';
+import type { Intake } from './intake.ts';
 import type { TurretEntry, TurretRegistry } from './turret-registry.ts';
-
-export const MALFORMED_KINDS: MalformedKind[] = [
-  'oversized',
-  'not_json',
-  'not_object',
-  'unknown_message',
-  'missing_field',
-  'bad_field',
-  'bad_binary',
-  'bad_frames',
-];
 
 /** The part of the store's ResultWriter the HQ uses. */
 export interface ResultSink {
@@ -40,6 +30,8 @@ export interface IngestDeps {
   sink: ResultSink;
   metrics: HqMetricsHooks;
   maxMessageBytes: number;
+  /** What was taken in, for the lifecycle: written here, read and closed there. */
+  intake: Intake;
   /** Called after the registry took a status, so the lifecycle can react (start a late joiner). */
   onStatus(entry: TurretEntry, status: TurretStatus, isNew: boolean): void;
   /** A planned turret's per-second load report, from a turret the registry knows. */
@@ -47,22 +39,14 @@ export interface IngestDeps {
 }
 
 export class Ingest {
-  /** False once the run is finished: results after that cannot be stored any more. */
-  accepting = true;
-  readonly malformed = Object.fromEntries(MALFORMED_KINDS.map((k) => [k, 0])) as Record<MalformedKind, number>;
   messages = 0;
   results = 0;
-  /** Results received when no longer accepting (after the run's final drain). */
-  late = 0;
-  /** Monotonic ms of the last result without a uuid: legacy turrets are "quiet" after it. */
-  lastLegacyResultMono = -Infinity;
-  lastResultMono = -Infinity;
 
-  constructor(private readonly d: IngestDeps) {}
+  constructor(private readonly deps: IngestDeps) {}
 
   handle(frames: Buffer[]): void {
     this.messages++;
-    const msg = parseIncoming(frames, { maxMessageBytes: this.d.maxMessageBytes });
+    const msg = parseIncoming(frames, { maxMessageBytes: this.deps.maxMessageBytes });
     switch (msg.kind) {
       case 'results':
         this.onResults(msg.batch);
@@ -72,9 +56,9 @@ export class Ingest {
         return;
       case 'load': {
         // Only a turret that announced itself may describe its load; anyone else is a forger.
-        const entry = this.d.registry.get(msg.report.uuid);
+        const entry = this.deps.registry.get(msg.report.uuid);
         if (!entry?.oct) this.onMalformed('bad_field', `load report from an unknown turret ${msg.report.uuid.slice(0, 64)}`);
-        else this.d.onLoad?.(entry, msg.report);
+        else this.deps.onLoad?.(entry, msg.report);
         return;
       }
       case 'invalid':
@@ -82,56 +66,49 @@ export class Ingest {
     }
   }
 
-  /** One line per kind for the log at the end of a run (the first of each was logged in full). */
-  malformedSummary(): string | null {
-    const parts = MALFORMED_KINDS.filter((k) => this.malformed[k] > 0).map((k) => `${k}=${this.malformed[k]}`);
-    return parts.length ? parts.join(' ') : null;
-  }
-
   private onMalformed(kind: MalformedKind, detail: string): void {
-    const n = ++this.malformed[kind];
-    this.d.metrics.malformed(kind);
-    if (n === 1) this.d.log.warn('malformed message ignored (further ones of this kind are only counted)', { kind, detail });
+    const n = this.deps.intake.countMalformed(kind);
+    this.deps.metrics.malformed(kind);
+    if (n === 1) this.deps.log.warn('malformed message ignored (further ones of this kind are only counted)', { kind, detail });
   }
 
   private onStatus(s: TurretStatus): void {
-    this.d.metrics.statusReceived?.();
-    if (s.oct) this.d.seq.baseline(s.uuid, s.lastSeq);
-    const { entry, isNew } = this.d.registry.onStatus(s);
-    if (s.health) this.d.metrics.turretHealth(entry.name, entry.uuid, s.health);
-    this.d.onStatus(entry, s, isNew);
+    this.deps.metrics.statusReceived?.();
+    if (s.oct) this.deps.seq.baseline(s.uuid, s.lastSeq);
+    const { entry, isNew } = this.deps.registry.onStatus(s);
+    if (s.health) this.deps.metrics.turretHealth(entry.name, entry.uuid, s.health);
+    this.deps.onStatus(entry, s, isNew);
   }
 
   private onResults(batch: ResultBatch): void {
-    const now = this.d.clock.monotonic();
+    const now = this.deps.clock.monotonic();
     let uuid = batch.turretUuid;
     let name = batch.turretName;
     if (uuid !== null) {
-      if (batch.seq !== null && this.d.seq.accept(uuid, batch.seq) === 'duplicate') {
-        this.d.metrics.duplicate();
+      if (batch.seq !== null && this.deps.seq.accept(uuid, batch.seq) === 'duplicate') {
+        this.deps.metrics.duplicate();
         return;
       }
-      const entry = this.d.registry.onResults(uuid, batch.count);
+      const entry = this.deps.registry.onResults(uuid, batch.count);
       name ??= entry?.name ?? null;
     } else {
-      this.lastLegacyResultMono = now;
-      const entry = this.d.registry.attribute(name);
+      const entry = this.deps.registry.attribute(name);
       if (entry) {
         uuid = entry.uuid;
         name = entry.name;
-        this.d.registry.onResults(entry.uuid, batch.count);
+        this.deps.registry.onResults(entry.uuid, batch.count);
       }
     }
-    this.lastResultMono = now;
-    if (!this.accepting) {
-      this.late += batch.count;
-      this.d.metrics.dropped(batch.count);
-      if (this.late === batch.count) this.d.log.warn('results arrived after the run finished; not stored', { turret: name ?? 'unnamed', count: batch.count });
+    this.deps.intake.resultsArrived(now, batch.turretUuid === null);
+    if (!this.deps.intake.accepting) {
+      const late = this.deps.intake.countLate(batch.count);
+      this.deps.metrics.dropped(batch.count);
+      if (late === batch.count) this.deps.log.warn('results arrived after the run finished; not stored', { turret: name ?? 'unnamed', count: batch.count });
       return;
     }
     this.results += batch.count;
-    this.d.sink.enqueue(batch, { turretUuid: uuid, turretName: name });
-    this.d.live.add(batch, name);
-    this.d.metrics.observeBatch(batch, name);
+    this.deps.sink.enqueue(batch, { turretUuid: uuid, turretName: name });
+    this.deps.live.add(batch, name);
+    this.deps.metrics.observeBatch(batch, name);
   }
 }

@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import type { Clock } from '../common/clock.ts';
 import { ResultBatchBuilder } from '../protocol/results.ts';
-import { ALL_SERIES, LiveStats, OTHER_SERIES } from './live-stats.ts';
+import { ALL_TRANSACTIONS_SERIES } from '../protocol/results.ts';
+import { LiveStats, OTHER_SERIES } from './live-stats.ts';
 
 function fakeClock(): Clock & { t: number } {
   const c = { t: 1_000_000, now: () => c.t, monotonic: () => c.t };
@@ -28,7 +29,7 @@ test('counts per turret and per series, errors, rate', () => {
   assert.equal(s.errors, 1);
   assert.deepEqual(s.turrets, { nav: { transactions: 3, errors: 1 }, unnamed: { transactions: 1, errors: 0 } });
   assert.equal(s.ratePerSecond, 2, '4 results over the last 2 whole seconds');
-  const all = s.series.find((x) => x.name === ALL_SERIES)!;
+  const all = s.series.find((x) => x.name === ALL_TRANSACTIONS_SERIES)!;
   assert.equal(all.count, 4);
   assert.ok(Math.abs(all.max - 0.4) < 0.001);
   assert.equal(s.series.find((x) => x.name === 'login')!.count, 1);
@@ -41,7 +42,7 @@ test('custom timer names beyond the cap fold into "other"', () => {
     .snapshot()
     .series.map((s) => s.name)
     .sort();
-  assert.deepEqual(names, [ALL_SERIES, 'a', 'b', OTHER_SERIES].sort());
+  assert.deepEqual(names, [ALL_TRANSACTIONS_SERIES, 'a', 'b', OTHER_SERIES].sort());
   assert.equal(live.snapshot().foldedTimerNames, 2);
   assert.equal(live.snapshot().series.find((s) => s.name === OTHER_SERIES)!.count, 2);
 });
@@ -56,9 +57,9 @@ test('histograms from two HQs merge to the histogram of all values', () => {
       a.add(batch(values.slice(0, k).map((t) => ({ t }))), 'x');
       b.add(batch(values.slice(k).map((t) => ({ t }))), 'x');
       both.add(batch(values.map((t) => ({ t }))), 'x');
-      const merged = a.histogram(ALL_SERIES)!;
-      merged.add(b.histogram(ALL_SERIES)!);
-      const whole = both.histogram(ALL_SERIES)!;
+      const merged = a.histogram(ALL_TRANSACTIONS_SERIES)!;
+      merged.add(b.histogram(ALL_TRANSACTIONS_SERIES)!);
+      const whole = both.histogram(ALL_TRANSACTIONS_SERIES)!;
       assert.equal(merged.totalCount, values.length);
       for (const p of [50, 90, 99, 100]) assert.equal(merged.getValueAtPercentile(p), whole.getValueAtPercentile(p));
     }),

@@ -8,9 +8,8 @@
 import * as hdr from 'hdr-histogram-js';
 import type { Histogram } from 'hdr-histogram-js';
 import type { Clock } from '../common/clock.ts';
-import type { ResultBatch } from '../protocol/results.ts';
+import { ALL_TRANSACTIONS_SERIES, type ResultBatch } from '../protocol/results.ts';
 
-export const ALL_SERIES = 'All transactions';
 export const OTHER_SERIES = 'other';
 export const UNNAMED_TURRET = 'unnamed';
 
@@ -76,7 +75,7 @@ export class LiveStats {
     this.rateWindow = opts.rateWindowSeconds ?? 5;
     this.buckets = new Float64Array(this.rateWindow + 1);
     this.bucketSecond = new Float64Array(this.rateWindow + 1).fill(-1);
-    this.series.set(ALL_SERIES, newHistogram());
+    this.series.set(ALL_TRANSACTIONS_SERIES, newHistogram());
   }
 
   add(batch: ResultBatch, turretName: string | null): void {
@@ -94,7 +93,7 @@ export class LiveStats {
     t.errors += errors;
     this.countRate(n);
 
-    record(this.series.get(ALL_SERIES)!, batch.scriptrunTime, n);
+    record(this.series.get(ALL_TRANSACTIONS_SERIES)!, batch.scriptrunTime, n);
     for (let k = 0; k < batch.timerNames.length; k++) record(this.timerHistogram(batch.timerNames[k]!), batch.timers[k]!, n);
   }
 
@@ -123,7 +122,7 @@ export class LiveStats {
   snapshot(): LiveSnapshot {
     const series: SeriesSnapshot[] = [];
     for (const [name, h] of this.series) {
-      if (name !== ALL_SERIES && h.totalCount === 0) continue;
+      if (name !== ALL_TRANSACTIONS_SERIES && h.totalCount === 0) continue;
       const s = (v: number) => v / MICROS;
       series.push({
         name,
@@ -149,8 +148,8 @@ export class LiveStats {
 
   private timerHistogram(name: string): Histogram {
     let h = this.series.get(name);
-    if (h && name !== ALL_SERIES) return h;
-    if (this.timerSeries < this.maxTimerSeries && name !== ALL_SERIES && name !== OTHER_SERIES) {
+    if (h && name !== ALL_TRANSACTIONS_SERIES) return h;
+    if (this.timerSeries < this.maxTimerSeries && name !== ALL_TRANSACTIONS_SERIES && name !== OTHER_SERIES) {
       h = newHistogram();
       this.series.set(name, h);
       this.timerSeries++;

@@ -109,6 +109,11 @@ export class LoadPlanner {
     return this.planId;
   }
 
+  /** Unix ms of the run's plan time 0, once the run started. */
+  get startedAt(): number | null {
+    return this.t0;
+  }
+
   /** Sets the run's plan time 0 (Unix ms): the start, or the adopted run's start. */
   begin(t0: number): void {
     this.t0 = t0;

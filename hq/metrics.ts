@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { Registry } from 'prom-client';
 import { type Clock, systemClock } from '../common/clock.ts';
 import { createLogger, type Logger } from '../common/log.ts';
-import type { MalformedKind, TurretHealth, TurretState } from '../protocol/incoming.ts';
+import { MALFORMED_KINDS, type MalformedKind, type TurretHealth, type TurretState } from '../protocol/incoming.ts';
 import type { ResultBatch } from '../protocol/results.ts';
 import type { RunState } from '../store/types.ts';
 import { BucketCounts, CollectedMetric, type Sample } from './metrics-collected.ts';
@@ -20,7 +20,6 @@ export const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 
 
 const RUN_STATES: RunState[] = ['waiting', 'running', 'draining', 'finished', 'failed'];
 const TURRET_STATES: TurretState[] = ['ready', 'running', 'stopping', 'aborted', 'killed', 'lost', 'unknown'];
-const MALFORMED_KINDS: MalformedKind[] = ['oversized', 'not_json', 'not_object', 'unknown_message', 'missing_field', 'bad_field', 'bad_binary', 'bad_frames'];
 const MESSAGE_TYPES = ['results', 'status', 'malformed', 'duplicate'] as const;
 type MessageType = (typeof MESSAGE_TYPES)[number];
 

@@ -39,6 +39,18 @@ export interface TurretStatus {
 
 export type MalformedKind = 'oversized' | 'not_json' | 'not_object' | 'unknown_message' | 'missing_field' | 'bad_field' | 'bad_binary' | 'bad_frames';
 
+/** Every kind, in the order they are reported. */
+export const MALFORMED_KINDS: MalformedKind[] = [
+  'oversized',
+  'not_json',
+  'not_object',
+  'unknown_message',
+  'missing_field',
+  'bad_field',
+  'bad_binary',
+  'bad_frames',
+];
+
 export type Incoming =
   | { kind: 'status'; status: TurretStatus }
   | { kind: 'results'; batch: ResultBatch }

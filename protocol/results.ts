@@ -2,6 +2,9 @@
 // frame, an oct JSON batch, an oct binary batch), so the aggregator and the store writer never see
 // per-result objects on the hot path.
 
+/** The series of every transaction's run() time, by this one name in the live view, the report and thresholds. */
+export const ALL_TRANSACTIONS_SERIES = 'All transactions';
+
 /**
  * The custom timer oct's turret adds to every scheduled iteration (open model, closed with pacing):
  * seconds from the iteration's intended start to the end of run(), so time spent waiting behind a

@@ -4,7 +4,8 @@ import { after, before, test } from 'node:test';
 import fc from 'fast-check';
 import { createTestDatabase, type TestDatabase } from '../test/support/postgres.ts';
 import type { SqlDriver } from '../store/types.ts';
-import { computeStats, TOTAL_SERIES, type LatencyStats } from './stats.ts';
+import { ALL_TRANSACTIONS_SERIES } from '../protocol/results.ts';
+import { computeStats, type LatencyStats } from './stats.ts';
 import { mulberry32 } from '../test/support/random.ts';
 import { type GenResult, insertResults, insertRun, pgDriver } from '../test/support/results-data.ts';
 
@@ -79,7 +80,7 @@ function check(spec: Spec, stats: Awaited<ReturnType<typeof computeStats>>): voi
   const timerNames = [...firstSeen.entries()].sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : 1)).map(([k]) => k);
   assert.deepEqual(
     stats.series.map((s) => s.name),
-    [TOTAL_SERIES, ...timerNames],
+    [ALL_TRANSACTIONS_SERIES, ...timerNames],
   );
 
   const seriesValues = (name: string | null) =>

@@ -13,10 +13,10 @@
 //    (jsonb read once), which also checks that no result has a timer the sample missed (if one does,
 //    the names are read in full and the aggregate runs again); then pass 2 (jsonb read again).
 //  - errors by message (with the distinct count), turrets and status changes: small.
+import { ALL_TRANSACTIONS_SERIES } from '../protocol/results.ts';
 import type { SqlDriver } from '../store/types.ts';
 import { analyticQuery } from './analytic-query.ts';
 
-export const TOTAL_SERIES = 'All transactions';
 export const PERCENTILES = [0.5, 0.8, 0.9, 0.95, 0.99] as const;
 const ERROR_MESSAGES_LIMIT = 100;
 
@@ -568,7 +568,7 @@ export async function computeStats(sql: SqlDriver, opts: StatsOptions): Promise<
 
   const [, , [errorRows, turretInfoRows, changeRows]] = await Promise.all([runRanksP, timerRanksP, miscP]);
 
-  const names = [TOTAL_SERIES, ...timers];
+  const names = [ALL_TRANSACTIONS_SERIES, ...timers];
   const series: SeriesStats[] = names.map((name, s) => {
     const overall = fill(folded.perSeries.get(s), duration, (rank) => rankValue.get(`1:${s}:${rank}`));
     return {

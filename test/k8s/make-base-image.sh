@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds a minimal local base image (no registry needed) from this machine's own node, npm, a
 # shell, the few tools the Dockerfiles' RUN lines use, and the shared libraries they link to.
-# Usage: make-base-image.sh IMAGE_NAME     (CONTAINERS_CONF as in docs/toolbox.md)
+# Usage: make-base-image.sh IMAGE_NAME     (CONTAINERS_CONF: a containers.conf with runtime "runc" and
+# cgroup_manager "cgroupfs", as test/k8s/images.test.ts writes it)
 set -euo pipefail
 name="${1:?image name}"
 node_bin="$(readlink -f "$(command -v node)")"
