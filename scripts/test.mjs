@@ -24,6 +24,7 @@ const QUICK = [
   'report/thresholds.test.ts',
   'store/spill-file.test.ts',
   'test/architecture.test.ts',
+  'test/k8s/follow-run.test.ts',
   'turret/backpressure.test.ts',
   'turret/http-client.test.ts',
 ];

@@ -7,10 +7,10 @@ import type { CommandModule } from 'yargs';
 import { parse, stringify } from 'yaml';
 import { CHART_DIR, renderChartDir } from '../../deploy/chart.ts';
 import { requireHelm, runHelm, upgradeArgs } from '../../deploy/helm.ts';
-import { hqGet } from '../../deploy/kube.ts';
+import { followRun } from '../../deploy/follow-run.ts';
 import { projectValues } from '../../deploy/project.ts';
 import { DeployError, mergeValues } from '../../deploy/values.ts';
-import { createProgress, type ProgressSnapshot } from '../progress.ts';
+import { createProgress } from '../progress.ts';
 import { ExitCode } from '../../common/exit-codes.ts';
 import { handleK8sErrors, type K8sArgs, k8sOptions, kubeFrom } from './k8s-common.ts';
 
@@ -31,24 +31,13 @@ function readValuesFile(path: string): Record<string, unknown> {
   }
 }
 
-async function followRun(a: Args, runTime: number): Promise<'finished' | 'failed'> {
+/** The run's live line while it runs on the cluster. */
+async function followWithProgress(a: Args, runTime: number): Promise<'finished' | 'failed'> {
   const kube = await kubeFrom(a);
   const progress = createProgress({ enabled: true, bar: false, out: process.stdout, runTime });
   progress.start();
   try {
-    for (;;) {
-      let status: { progress?: ProgressSnapshot } | undefined;
-      try {
-        status = JSON.parse(await hqGet(kube, a.release, '/status')) as { progress?: ProgressSnapshot };
-      } catch {
-        // The HQ may be restarting; its run state is in Postgres, so just ask again.
-      }
-      if (status?.progress) {
-        progress.update(status.progress);
-        if (status.progress.state === 'finished' || status.progress.state === 'failed') return status.progress.state;
-      }
-      await new Promise((r) => setTimeout(r, 2000));
-    }
+    return await followRun(kube, a.release, (p) => progress.update(p));
   } finally {
     progress.stop();
   }
@@ -112,7 +101,7 @@ export const deployCommand: CommandModule<object, Args> = {
         rmSync(dir, { recursive: true, force: true });
       }
       if (a.wait) {
-        const state = await followRun(a, runTime);
+        const state = await followWithProgress(a, runTime);
         process.stdout.write(`run ${state}: oct report fetch --release ${a.release}${a.namespace ? ` -n ${a.namespace}` : ''} --out ./report\n`);
         if (state === 'failed') process.exitCode = ExitCode.TEST_NOT_RUN;
       }
