@@ -18,6 +18,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { LoadSecond } from '../protocol/load-report.ts';
 import { INTENDED_LATENCY_SERIES } from '../protocol/results.ts';
 import { freePort, startNginx } from './nginx.ts';
 
@@ -85,16 +86,6 @@ export interface WindowFigures {
   lagP99MaxMs: number;
 }
 
-type LoadSecond = {
-  second: number;
-  target: number;
-  started: number;
-  dropped: number;
-  lagP99Ms: number;
-  lagMaxMs: number;
-  loopDelayP99Ms: number;
-  canons: number;
-};
 
 /** Achieved/target, dropped share and schedule lag p99 (median and worst) over some seconds. */
 export function windowFigures(seconds: LoadSecond[]): WindowFigures {
