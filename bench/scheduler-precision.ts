@@ -86,7 +86,6 @@ export interface WindowFigures {
   lagP99MaxMs: number;
 }
 
-
 /** Achieved/target, dropped share and schedule lag p99 (median and worst) over some seconds. */
 export function windowFigures(seconds: LoadSecond[]): WindowFigures {
   const sum = (f: (s: LoadSecond) => number) => seconds.reduce((a, s) => a + f(s), 0);
