@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ConfigError, parseJsonText, parseProjectConfig, parseTurretConfig } from './config.ts';
+import { ConfigError, parseJsonText, parseProjectConfig, parseTurretConfig, unknownProjectKeys } from './config.ts';
 
 test('the documented default config parses with the documented defaults', () => {
   const c = parseProjectConfig({
@@ -116,4 +116,25 @@ test('bad workload input names the key', () => {
       `${JSON.stringify(config)}: ${issues.join(' | ')}`,
     );
   }
+});
+
+test('unknown keys are listed with the key they probably meant; known and extension keys are not', () => {
+  assert.deepEqual(
+    unknownProjectKeys({
+      run_tme: 3,
+      rate: 5,
+      stages: [],
+      turrets: [
+        { name: 'a', canon: 2, canons: 1, script: 's', weight: 2 },
+        { name: 'b', zzz_custom: 1 },
+      ],
+    }),
+    [
+      'run_tme: unknown key, ignored (did you mean "run_time"?)',
+      'turrets[0].canon: unknown key, ignored (did you mean "canons"?)',
+      'turrets[1].zzz_custom: unknown key, ignored',
+    ],
+  );
+  assert.deepEqual(unknownProjectKeys({ run_time: 30, cannons: 2, turrets: [{ name: 'a', cannons: 2, script: 's' }] }), ['cannons: unknown key, ignored']);
+  assert.deepEqual(unknownProjectKeys('not an object'), []);
 });

@@ -180,6 +180,46 @@ export const turretConfigSchema = z
 
 export type TurretConfig = z.infer<typeof turretConfigSchema>;
 
+/** Edit distance, for "did you mean": small strings only. */
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return row[b.length]!;
+}
+
+function unknownIn(obj: unknown, known: string[], where: (k: string) => string): string[] {
+  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) return [];
+  const out: string[] = [];
+  for (const key of Object.keys(obj)) {
+    if (known.includes(key)) continue;
+    const near = known.filter((k) => distance(k, key) <= 2).sort((a, b) => distance(a, key) - distance(b, key))[0];
+    out.push(`${where(key)}: unknown key, ignored${near ? ` (did you mean "${near}"?)` : ''}`);
+  }
+  return out;
+}
+
+const PROJECT_KEYS = Object.keys(projectConfigSchema.in.shape);
+const TURRET_ENTRY_KEYS = Object.keys(turretEntrySchema.in.shape);
+
+/**
+ * Keys a project config has that oct does not read: a typo (`run_tme`, a turret's `canon`) would
+ * otherwise be silently ignored. Warnings, not errors: the original's configs may carry extras.
+ */
+export function unknownProjectKeys(value: unknown): string[] {
+  const out = unknownIn(value, PROJECT_KEYS, (k) => k);
+  const turrets = (value as { turrets?: unknown } | null)?.turrets;
+  if (Array.isArray(turrets)) turrets.forEach((t, i) => out.push(...unknownIn(t, TURRET_ENTRY_KEYS, (k) => `turrets[${i}].${k}`)));
+  return out;
+}
+
 function describeIssues(error: z.ZodError): string[] {
   return error.issues.map((issue) => {
     const key = issue.path.length

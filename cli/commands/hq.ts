@@ -31,8 +31,9 @@ export const hqCommand: CommandModule<object, Args> = {
       .option('exit-when-done', { type: 'boolean', default: false, describe: 'Exit after the run instead of serving its report until stopped' })
       .example('OCT_DATABASE_URL=postgres://… $0 hq --config /etc/oct/config.json --run-name load-1', 'The HQ of a Kubernetes release'),
   handler: async (args) => {
-    const project = loadProject(args.config);
-    if (args['http-port'] !== undefined) project.config.http_port = args['http-port'];
+    const port = args['http-port'];
+    const project = loadProject(args.config, port === undefined ? {} : { http_port: port }, port === undefined ? [] : [`--http-port ${port}`]);
+    for (const w of project.warnings) process.stderr.write(`oct: warning: ${w}\n`);
     const { runHq } = await import('../hq.ts');
     process.exitCode = await runHq({
       project,

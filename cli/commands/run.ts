@@ -41,15 +41,25 @@ export const runCommand: CommandModule<object, Args> = {
       .example('$0 run demo --run-time 10 --junit results.xml', 'A 10 s run that CI can judge by exit code and JUnit')
       .example('$0 run demo --hq-only', 'Wait for turrets started elsewhere with "oct turret"'),
   handler: async (args) => {
-    const project = loadProject(args.project);
+    // Flags become config keys before the config is validated: `--run-time -5` is refused as
+    // run_time would be, naming the flag.
+    const overrides: Record<string, unknown> = {};
+    const flags: string[] = [];
+    const flag = (name: keyof Args, key: string) => {
+      if (args[name] === undefined) return;
+      overrides[key] = args[name];
+      flags.push(`--${name} ${String(args[name])}`);
+    };
+    flag('run-time', 'run_time');
+    flag('publish-port', 'publish_port');
+    flag('rc-port', 'rc_port');
+    flag('http-port', 'http_port');
+    flag('min-turrets', 'min_turrets');
+    const project = loadProject(args.project, overrides, flags);
+    for (const w of project.warnings) process.stderr.write(`oct: warning: ${w}\n`);
     const c = project.config;
-    if (args['run-time'] !== undefined) c.run_time = args['run-time'];
-    if (args['publish-port'] !== undefined) c.publish_port = args['publish-port'];
-    if (args['rc-port'] !== undefined) c.rc_port = args['rc-port'];
-    if (args['http-port'] !== undefined) c.http_port = args['http-port'];
-    if (args['min-turrets'] !== undefined) c.min_turrets = args['min-turrets'];
     // Locally oct starts every turret itself, so the test waits for all of them to start together.
-    else if (!args['hq-only']) c.min_turrets = Math.max(c.min_turrets, c.turrets.length);
+    if (args['min-turrets'] === undefined && !args['hq-only']) c.min_turrets = Math.max(c.min_turrets, c.turrets.length);
     if (!args['hq-only'] && c.turrets.length === 0) {
       process.stderr.write(`oct: ${project.configPath}: turrets: no turret to start (add one, or use --hq-only)\n`);
       process.exitCode = ExitCode.INVALID_INPUT;

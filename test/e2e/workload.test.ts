@@ -198,7 +198,8 @@ describe('closed model with pacing', () => {
     for (const sec of s.load!.seconds.filter((x) => x.second >= 1 && x.second < 4))
       assert.ok(Math.abs(sec.started - 16) <= 1, `second ${sec.second}: ${sec.started} started`);
     const intended = seriesOf(s, INTENDED_LATENCY_SERIES).overall;
-    assert.ok(intended.p50 >= 0.02 && intended.p50 < 0.05, `from the slot: p50 ${intended.p50}`);
+    // run() waits on a 20 ms timer (which may fire a few µs early by the performance clock).
+    assert.ok(intended.p50 >= 0.019 && intended.p50 < 0.05, `from the slot: p50 ${intended.p50}`);
     assert.equal(s.validity.dropped, 0);
   });
 });
