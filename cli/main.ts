@@ -1,6 +1,7 @@
 // The `oct` entry point: parses arguments with yargs and hands off to one command module. Command
 // handlers set `process.exitCode` (see common/exit-codes.ts); errors that escape them are reported here.
 import yargs from 'yargs';
+import { CouldNotBindError } from '../hq/bind-error.ts';
 import { ConfigError } from '../protocol/config.ts';
 import { commands } from './commands/index.ts';
 import { ExitCode } from '../common/exit-codes.ts';
@@ -35,6 +36,10 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof ConfigError) {
       process.stderr.write(`oct: ${err.message}\n`);
       return ExitCode.INVALID_INPUT;
+    }
+    if (err instanceof CouldNotBindError) {
+      process.stderr.write(`oct: the test could not run: ${err.message}\n`);
+      return ExitCode.TEST_NOT_RUN;
     }
     // yargs rejects with the bare string a command's .check() returned.
     if (typeof err === 'string') err = new UsageError(err);

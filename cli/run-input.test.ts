@@ -2,6 +2,8 @@
 // starts, naming the flag or key, with the documented exit code; typos are said, not swallowed.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
@@ -43,4 +45,36 @@ test('a typo in config.json is reported with the key it probably meant, and the 
   assert.equal(r.code, 0, `exit ${r.code}\n${r.stdout}\n${r.stderr}`);
   assert.match(r.stderr, /warning: .*config\.json: run_tme: unknown key, ignored \(did you mean "run_time"\?\)/);
   assert.match(r.stderr, /warning: .*config\.json: turrets\[0\]\.canon: unknown key, ignored \(did you mean "canons"\?\)/);
+});
+
+test('min_turrets above the turrets oct run starts: exit 2 at once, naming min_turrets', async () => {
+  const r = await oct(['run', dir, '--min-turrets', '5'], { timeoutMs: 30_000 });
+  assert.equal(r.code, ExitCode.INVALID_INPUT, `exit ${r.code}\n${r.stdout}\n${r.stderr}`);
+  assert.match(r.stderr, /min_turrets: 5, but oct run starts 2 local turrets/);
+});
+
+test('a port already in use: exit 3 (the test could not run), naming the key', async () => {
+  const busy = createServer();
+  await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+  const port = (busy.address() as AddressInfo).port;
+  try {
+    const r = await oct(['run', dir, '--publish-port', String(port), '--run-time', '1'], { timeoutMs: 30_000 });
+    assert.equal(r.code, ExitCode.TEST_NOT_RUN, `exit ${r.code}\n${r.stdout}\n${r.stderr}`);
+    assert.match(r.stderr, /the test could not run: could not listen on tcp:\/\/127\.0\.0\.1:\d+ \(publish_port\)/);
+  } finally {
+    busy.close();
+  }
+});
+
+test('a Transaction constructor that throws: every turret aborts, exit 3 with the reason', { timeout: 60_000 }, async () => {
+  const script = join(dir, 'test_scripts', 'v_user.ts');
+  const original = readFileSync(script, 'utf8');
+  writeFileSync(script, `export class Transaction {\n  customTimers = {};\n  constructor() { throw new Error('no credentials'); }\n  async run() {}\n}\n`);
+  try {
+    const r = await oct(['run', dir, '--run-time', '5', '--no-progress'], { timeoutMs: 50_000 });
+    assert.equal(r.code, ExitCode.TEST_NOT_RUN, `exit ${r.code}\n${r.stdout}\n${r.stderr}`);
+    assert.match(r.stdout, /test did not run: every turret aborted: .*Transaction constructor threw: .*no credentials/);
+  } finally {
+    writeFileSync(script, original);
+  }
 });

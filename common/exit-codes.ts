@@ -5,7 +5,7 @@ export const ExitCode = {
   INTERNAL: 1,
   /** Bad arguments or an invalid config file: nothing ran. */
   INVALID_INPUT: 2,
-  /** The test could not run (no turrets in time, database unreachable, turret aborted before start). */
+  /** The test could not run (no turrets in time, database unreachable, every turret aborted, a port in use). */
   TEST_NOT_RUN: 3,
   /** The test ran, but at least one threshold failed. */
   THRESHOLDS_FAILED: 4,

@@ -9,6 +9,7 @@ import type { MalformedKind, TurretState } from '../protocol/incoming.ts';
 import { orders } from '../protocol/orders.ts';
 import { ResultWriter } from '../store/result-writer.ts';
 import type { RunInfo, Store } from '../store/types.ts';
+import { CouldNotBindError } from './bind-error.ts';
 import { Broadcaster } from './broadcaster.ts';
 import { Ingest, type ResultSink } from './ingest.ts';
 import { Intake } from './intake.ts';
@@ -158,13 +159,19 @@ export class Hq {
     const host = opts.bindHost ?? '0.0.0.0';
     const pub = new zmq.Publisher({ linger: 1000 });
     const pull = new zmq.Pull({ maxMessageSize: hardMessageCap(config.max_message_bytes), receiveHighWaterMark: 1000 });
+    const publish = `tcp://${host}:${config.publish_port || '*'}`;
+    const results = `tcp://${host}:${config.rc_port || '*'}`;
     try {
-      await pub.bind(`tcp://${host}:${config.publish_port || '*'}`);
-      await pull.bind(`tcp://${host}:${config.rc_port || '*'}`);
+      await pub.bind(publish).catch((err) => {
+        throw new CouldNotBindError('publish_port', publish, err);
+      });
+      await pull.bind(results).catch((err) => {
+        throw new CouldNotBindError('rc_port', results, err);
+      });
     } catch (err) {
       pub.close();
       pull.close();
-      throw new Error(`could not bind the HQ sockets on ${host} (publish_port ${config.publish_port}, rc_port ${config.rc_port}): ${(err as Error).message}`);
+      throw err;
     }
 
     const recorder = new StatusRecorder(store, run.id, log.child('status'));

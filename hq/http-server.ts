@@ -1,6 +1,7 @@
 // The HQ's small HTTP server: /healthz (the process is up), /readyz (sockets bound and store
 // reachable), /status (JSON that `oct status` reads on Kubernetes), and addRoute() so others
 // mount /metrics and /report without this module knowing about them.
+import { CouldNotBindError } from './bind-error.ts';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../common/log.ts';
@@ -120,7 +121,8 @@ export async function startHttpServer(opts: {
   try {
     return await HqHttpServer.listen({ port: opts.port, host: opts.host, log: opts.log, source: opts.hq });
   } catch (err) {
-    if (!opts.fallbackToRandomPort || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    if (!opts.fallbackToRandomPort || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE')
+      throw new CouldNotBindError('http_port', `${opts.host ?? '0.0.0.0'}:${opts.port}`, err);
     opts.log.warn('http_port busy; using a random port', { port: opts.port });
     return HqHttpServer.listen({ port: 0, host: opts.host, log: opts.log, source: opts.hq });
   }

@@ -88,6 +88,8 @@ export class Lifecycle {
   private lastProbeMono = -Infinity;
   private lastProgressMono = -Infinity;
   private lastPlanResendMono = -Infinity;
+  /** Set when the run ended early because every turret aborted: the run failed, and why. */
+  private abortedBy: string | null = null;
   private readonly started = new Set<string>();
 
   constructor(private readonly deps: LifecycleDeps) {
@@ -230,6 +232,11 @@ export class Lifecycle {
       }
       if (this.everyTurretGone()) {
         this.deps.log.error('stopping early: no turret left running', { turrets: this.connectedText() });
+        const aborted = this.deps.registry.list().filter((e) => e.state === 'aborted');
+        // Killed turrets were stopped on purpose; a test whose turrets all aborted did not run.
+        if (aborted.length === this.deps.registry.size) {
+          this.abortedBy = `every turret aborted: ${aborted.map((e) => `${e.name}: ${e.reason ?? 'no reason given'}`).join('; ')}`;
+        }
         return;
       }
       this.watchLiveness();
@@ -342,7 +349,7 @@ export class Lifecycle {
       ? `the store did not catch up: ${drainError}`
       : unwritten > 0
         ? `the store did not catch up: ${unwritten} results not yet written (${w.spilledRows} in the spill file)${w.lastError ? `; last error: ${w.lastError}` : ''}`
-        : null;
+        : this.abortedBy;
     const malformed = intake.malformedSummary();
     if (malformed) log.warn('malformed messages during the run', { counts: malformed });
     if (seq.duplicates || seq.missingBatches) log.warn('batch sequence anomalies', { duplicates: seq.duplicates, missingBatches: seq.missingBatches });

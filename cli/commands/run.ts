@@ -60,6 +60,14 @@ export const runCommand: CommandModule<object, Args> = {
     const c = project.config;
     // Locally oct starts every turret itself, so the test waits for all of them to start together.
     if (args['min-turrets'] === undefined && !args['hq-only']) c.min_turrets = Math.max(c.min_turrets, c.turrets.length);
+    // More than this run starts can never connect: say so now, not after turrets_wait_timeout.
+    if (!args['hq-only'] && c.turrets.length > 0 && c.min_turrets > c.turrets.length) {
+      process.stderr.write(
+        `oct: ${project.configPath}: min_turrets: ${c.min_turrets}, but oct run starts ${c.turrets.length} local turret${c.turrets.length === 1 ? '' : 's'} (one per entry of "turrets"); lower min_turrets, or use --hq-only and start the others with "oct turret"\n`,
+      );
+      process.exitCode = ExitCode.INVALID_INPUT;
+      return;
+    }
     if (!args['hq-only'] && c.turrets.length === 0) {
       process.stderr.write(`oct: ${project.configPath}: turrets: no turret to start (add one, or use --hq-only)\n`);
       process.exitCode = ExitCode.INVALID_INPUT;
