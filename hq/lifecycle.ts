@@ -185,7 +185,7 @@ export class Lifecycle {
     this.report(true);
   }
 
-  /** Oct turrets that can take load now: announced, neither leaving nor gone. */
+  /** Plans the load over the oct turrets that can take it now (announced, neither leaving nor gone), if they changed. */
   private async replan(): Promise<void> {
     const load = this.deps.load;
     if (!load || this.stopMono !== null) return;
