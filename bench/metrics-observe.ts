@@ -1,8 +1,11 @@
-// Measures what observeBatch costs per result, against the obvious alternative of calling
+// Measures what the HQ pays per result of a turret that sends only rows (legacy turrets): the
+// aggregator builds the per-second histogram deltas itself. Against the obvious alternative of calling
 // prom-client's Histogram.observe and Counter.inc once per result. Run: node --import tsx bench/metrics-observe.ts
 import { Counter, Histogram, Registry } from 'prom-client';
 import { type ResultBatch, ResultBatchBuilder } from '../protocol/results.ts';
-import { HqMetrics, LATENCY_BUCKETS } from '../hq/metrics.ts';
+import { systemClock } from '../common/clock.ts';
+import { Aggregator } from '../hq/aggregator.ts';
+import { LATENCY_BUCKETS } from '../hq/metrics.ts';
 
 function makeBatch(n: number, withTimer: boolean): ResultBatch {
   const b = new ResultBatchBuilder();
@@ -58,11 +61,15 @@ for (const [label, size, withTimer] of [
   // cache misses over hundreds of thousands of separate batch objects.
   const distinct = Array.from({ length: Math.min(200, 400_000 / size) }, () => makeBatch(size, withTimer));
   const batches = Array.from({ length: 400_000 / size }, (_, i) => distinct[i % distinct.length]!);
-  const ours = new HqMetrics();
-  const a = nsPerResult(batches, (b) => ours.observeBatch(b, b.turretName));
+  const ours = new Aggregator({ clock: systemClock });
+  const a = nsPerResult(batches, (b) => {
+    ours.addRows(b, { uuid: b.turretUuid, name: b.turretName });
+    ours.fold();
+    ours.takeStoreRows();
+  });
   const b = nsPerResult(batches, promClientPerResult());
   rows.push(`| ${label} | ${a.toFixed(1)} | ${b.toFixed(1)} | ${(b / a).toFixed(1)}x |`);
 }
-console.log('| workload | HqMetrics.observeBatch ns/result | prom-client per result ns/result | ratio |');
+console.log('| workload | Aggregator.addRows ns/result | prom-client per result ns/result | ratio |');
 console.log('|---|---|---|---|');
 for (const r of rows) console.log(r);

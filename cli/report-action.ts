@@ -14,6 +14,8 @@ export interface ReportActionOptions {
   outDir?: string;
   projectDir?: string;
   checkThresholds: boolean;
+  /** Percentiles from every stored result instead of the histograms. */
+  exact?: boolean;
   junit?: string;
   log: Logger;
   write: (text: string) => void;
@@ -52,6 +54,7 @@ export async function reportAction(opts: ReportActionOptions): Promise<number> {
       projectDir: opts.projectDir ?? projectOf(source.resultsDir),
       config,
       log: opts.log,
+      exact: opts.exact,
     });
     printSummary(report.summary, opts.write);
     if (opts.junit) writeJunit(report.thresholds, opts.junit, report.validity);

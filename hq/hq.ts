@@ -5,16 +5,19 @@ import * as zmq from 'zeromq';
 import { type Clock, systemClock } from '../common/clock.ts';
 import type { Logger } from '../common/log.ts';
 import type { ProjectConfig } from '../protocol/config.ts';
-import type { MalformedKind, TurretState } from '../protocol/incoming.ts';
+import type { TurretState } from '../protocol/incoming.ts';
 import { orders } from '../protocol/orders.ts';
+import { AggregateWriter } from '../store/aggregate-writer.ts';
 import { ResultWriter } from '../store/result-writer.ts';
 import type { RunInfo, Store } from '../store/types.ts';
 import { CouldNotBindError } from './bind-error.ts';
 import { Broadcaster } from './broadcaster.ts';
 import { Ingest, type ResultSink } from './ingest.ts';
 import { Intake } from './intake.ts';
-import { Lifecycle, type Progress } from './lifecycle.ts';
-import { LiveStats, type LiveSnapshot } from './live-stats.ts';
+import { type Breach, LiveThresholds } from './live-thresholds.ts';
+import { parseThresholds } from '../report/thresholds.ts';
+import { Lifecycle, type Progress, type RunCounts } from './lifecycle.ts';
+import { Aggregator, type LiveSnapshot } from './aggregator.ts';
 import { LoadPlanner, loadSpecOf } from './load-planner.ts';
 import { LoadTimeline } from './load-timeline.ts';
 import { type HqMetricsHooks, noMetrics, type WriterStats } from './metrics-hooks.ts';
@@ -55,34 +58,26 @@ export interface TurretSummary {
   leftAt: Date | null;
 }
 
-export interface RunOutcome {
+export interface RunOutcome extends RunCounts {
+  /** The threshold with abort_on_fail that stopped the run early, if one did. */
+  thresholdAbort: Breach | null;
   runId: number;
   state: 'finished' | 'failed';
   error: string | null;
   startedAt: Date | null;
   endedAt: Date;
-  transactions: number;
-  errors: number;
-  malformed: Record<MalformedKind, number>;
-  duplicates: number;
-  missingBatches: number;
-  /** Results that arrived after the run finished (not stored). */
-  lateResults: number;
   /** True when this HQ adopted a run a previous HQ left running. */
   resumed: boolean;
   turrets: TurretSummary[];
   writer: WriterStats;
 }
 
-export interface HqStatus {
+export interface HqStatus extends RunCounts {
   runId: number;
   runName: string;
   progress: Progress;
   live: LiveSnapshot;
   turrets: TurretSummary[];
-  malformed: Record<MalformedKind, number>;
-  duplicates: number;
-  missingBatches: number;
   writer: WriterStats;
   endpoints: Hq['endpoints'];
 }
@@ -131,7 +126,7 @@ export class Hq {
       seq: SequenceTracker;
       ingest: Ingest;
       intake: Intake;
-      live: LiveStats;
+      stats: Aggregator;
       sink: ResultSink;
       recorder: StatusRecorder;
       lifecycle: Lifecycle;
@@ -177,7 +172,11 @@ export class Hq {
     const recorder = new StatusRecorder(store, run.id, log.child('status'));
     const registry = new TurretRegistry({ clock, silenceTimeoutMs: config.turret_silence_timeout * 1000, onChange: (c) => recorder.change(c) });
     const seq = new SequenceTracker();
-    const live = new LiveStats({ clock, maxTimerSeries: opts.maxTimerSeries });
+    const judged = parseThresholds(config.thresholds);
+    const stats = new Aggregator({ clock, maxTimerSeries: opts.maxTimerSeries, windowSeconds: Math.max(60, LiveThresholds.longestWindow(judged)) });
+    const thresholds = new LiveThresholds(judged, stats);
+    const aggregates = new AggregateWriter(store, run.id, log.child('aggregates'));
+    metrics.attach?.(stats);
     const writerOpts = { spillDir: opts.spillDir, log: log.child('writer') };
     const sink: ResultSink = opts.createSink ? opts.createSink(store, run.id, writerOpts) : new ResultWriter({ store, runId: run.id, clock, ...writerOpts });
     const broadcaster = new Broadcaster(pub, log);
@@ -209,7 +208,9 @@ export class Hq {
       registry,
       seq,
       intake,
-      live,
+      stats,
+      aggregates,
+      thresholds,
       sink,
       recorder,
       broadcaster,
@@ -223,8 +224,9 @@ export class Hq {
       log: log.child('ingest'),
       registry,
       seq,
-      live,
+      stats,
       sink,
+      rows: config.results_storage,
       metrics,
       maxMessageBytes: config.max_message_bytes,
       intake,
@@ -235,7 +237,7 @@ export class Hq {
       onLoad: (entry, report) => load?.timeline.add(entry.name, report),
     });
     recorder.start();
-    const hq = new Hq(opts, pub, pull, { log, registry, seq, ingest, intake, live, sink, recorder, lifecycle, broadcaster }, run, resumed);
+    const hq = new Hq(opts, pub, pull, { log, registry, seq, ingest, intake, stats, sink, recorder, lifecycle, broadcaster }, run, resumed);
     // One request at bind; turrets that connect later announce themselves (legacy ones every 2 s).
     void broadcaster.send(orders.statusRequest());
     log.info('HQ bound', { runId: run.id, resumed, publish: hq.endpoints.publish, results: hq.endpoints.results });
@@ -251,12 +253,8 @@ export class Hq {
       error: r.error,
       startedAt: r.startedAt,
       endedAt: r.endedAt,
-      transactions: this.parts.live.transactions,
-      errors: this.parts.live.errors,
-      malformed: { ...this.parts.intake.malformed },
-      duplicates: this.parts.seq.duplicates,
-      missingBatches: this.parts.seq.missingBatches,
-      lateResults: this.parts.intake.late,
+      ...this.parts.lifecycle.counts(),
+      thresholdAbort: this.parts.lifecycle.thresholdAbort,
       resumed: this.resumed,
       turrets: this.turretSummaries(),
       writer: this.parts.sink.stats(),
@@ -274,11 +272,9 @@ export class Hq {
       runId: this.runId,
       runName: this.opts.runName,
       progress: this.progress(),
-      live: this.parts.live.snapshot(),
+      live: this.parts.stats.snapshot(),
       turrets: this.turretSummaries(),
-      malformed: { ...this.parts.intake.malformed },
-      duplicates: this.parts.seq.duplicates,
-      missingBatches: this.parts.seq.missingBatches,
+      ...this.parts.lifecycle.counts(),
       writer: this.parts.sink.stats(),
       endpoints: this.endpoints,
     };

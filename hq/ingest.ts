@@ -1,12 +1,16 @@
-// What the socket loop does with one ZeroMQ message: parse it once, then hand it off. Results go to
-// the result sink (the store writer, which never blocks), the live stats and the metrics; statuses
-// go to the turret registry. Nothing here awaits anything, and nothing here throws on bad input.
+// What the socket loop does with one ZeroMQ message: parse it once, then hand it off. Aggregates
+// and results are counted once, by the aggregator (from an oct turret's deltas, or from the rows of
+// a turret that sends only rows); rows go to the result sink (the store writer, which never blocks)
+// as `results_storage` asks; statuses go to the turret registry. Nothing here awaits anything, and
+// nothing here throws on bad input.
 import type { Clock } from '../common/clock.ts';
 import type { Logger } from '../common/log.ts';
 import { type MalformedKind, parseIncoming, type TurretStatus } from '../protocol/incoming.ts';
 import type { LoadReport } from '../protocol/load-report.ts';
-import type { ResultBatch } from '../protocol/results.ts';
-import type { LiveStats } from './live-stats.ts';
+import type { AggregateMessage } from '../protocol/aggregate.ts';
+import type { ResultsStorage } from '../protocol/orders.ts';
+import { ALL_TRANSACTIONS_SERIES, failedOnly, type ResultBatch } from '../protocol/results.ts';
+import type { Aggregator } from './aggregator.ts';
 import type { HqMetricsHooks, WriterStats } from './metrics-hooks.ts';
 import type { SequenceTracker } from './sequence-tracker.ts';
 import type { Intake } from './intake.ts';
@@ -26,8 +30,10 @@ export interface IngestDeps {
   log: Logger;
   registry: TurretRegistry;
   seq: SequenceTracker;
-  live: LiveStats;
+  stats: Aggregator;
   sink: ResultSink;
+  /** Which results are stored row by row. */
+  rows: ResultsStorage;
   metrics: HqMetricsHooks;
   maxMessageBytes: number;
   /** What was taken in, for the lifecycle: written here, read and closed there. */
@@ -53,6 +59,9 @@ export class Ingest {
         return;
       case 'status':
         this.onStatus(msg.status);
+        return;
+      case 'aggregate':
+        this.onAggregate(msg.message);
         return;
       case 'load': {
         // Only a turret that announced itself may describe its load; anyone else is a forger.
@@ -80,16 +89,45 @@ export class Ingest {
     this.deps.onStatus(entry, s, isNew);
   }
 
+  /** The seq check for a numbered message; false when it was seen before (counted once already). */
+  private firstTime(uuid: string, seq: number | null): boolean {
+    if (seq === null || this.deps.seq.accept(uuid, seq) !== 'duplicate') return true;
+    this.deps.metrics.duplicate();
+    return false;
+  }
+
+  private late(count: number, turret: string | null): boolean {
+    if (this.deps.intake.accepting) return false;
+    const late = this.deps.intake.countLate(count);
+    this.deps.metrics.dropped(count);
+    if (late === count) this.deps.log.warn('results arrived after the run finished; not stored', { turret: turret ?? 'unnamed', count });
+    return true;
+  }
+
+  private onAggregate(m: AggregateMessage): void {
+    // Like result batches, accepted before the turret's status (an HQ that restarted mid-run hears
+    // results first); the seq stream still guards against counting one twice.
+    if (!this.firstTime(m.uuid, m.seq)) return;
+    const entry = this.deps.registry.get(m.uuid);
+    const turret = { uuid: m.uuid, name: entry?.name ?? (m.turret || null) };
+    let count = 0;
+    for (const s of m.seconds) for (const d of s.series) if (d.name === ALL_TRANSACTIONS_SERIES) count += d.hist.n;
+    this.deps.intake.resultsArrived(this.deps.clock.monotonic(), false);
+    if (this.late(count, turret.name)) return;
+    this.deps.registry.onResults(m.uuid, count);
+    this.results += count;
+    const refused = this.deps.stats.addDeltas(turret, m.seconds);
+    for (let i = 0; i < refused; i++) this.onMalformed('series_cap', `custom timer series beyond the cap from ${turret.name ?? m.uuid}`);
+  }
+
   private onResults(batch: ResultBatch): void {
     const now = this.deps.clock.monotonic();
     let uuid = batch.turretUuid;
     let name = batch.turretName;
     if (uuid !== null) {
-      if (batch.seq !== null && this.deps.seq.accept(uuid, batch.seq) === 'duplicate') {
-        this.deps.metrics.duplicate();
-        return;
-      }
-      const entry = this.deps.registry.onResults(uuid, batch.count);
+      if (!this.firstTime(uuid, batch.seq)) return;
+      // Rows a turret also counted in its aggregates are counted there, not twice (0 still says it is alive).
+      const entry = this.deps.registry.onResults(uuid, batch.preAggregated ? 0 : batch.count);
       name ??= entry?.name ?? null;
     } else {
       const entry = this.deps.registry.attribute(name);
@@ -100,15 +138,13 @@ export class Ingest {
       }
     }
     this.deps.intake.resultsArrived(now, batch.turretUuid === null);
-    if (!this.deps.intake.accepting) {
-      const late = this.deps.intake.countLate(batch.count);
-      this.deps.metrics.dropped(batch.count);
-      if (late === batch.count) this.deps.log.warn('results arrived after the run finished; not stored', { turret: name ?? 'unnamed', count: batch.count });
-      return;
+    if (this.late(batch.count, name)) return;
+    if (!batch.preAggregated) {
+      this.results += batch.count;
+      this.deps.stats.addRows(batch, { uuid, name });
     }
-    this.results += batch.count;
-    this.deps.sink.enqueue(batch, { turretUuid: uuid, turretName: name });
-    this.deps.live.add(batch, name);
     this.deps.metrics.observeBatch(batch, name);
+    const rows = this.deps.rows === 'all' ? batch : this.deps.rows === 'errors' ? failedOnly(batch) : null;
+    if (rows && rows.count > 0) this.deps.sink.enqueue(rows, { turretUuid: uuid, turretName: name });
   }
 }

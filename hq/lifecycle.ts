@@ -5,13 +5,15 @@
 import type { Clock } from '../common/clock.ts';
 import type { Logger } from '../common/log.ts';
 import type { ProjectConfig } from '../protocol/config.ts';
-import type { TurretState, TurretStatus } from '../protocol/incoming.ts';
+import type { MalformedKind, TurretState, TurretStatus } from '../protocol/incoming.ts';
 import { orders } from '../protocol/orders.ts';
 import type { RunInfo, RunState, Store } from '../store/types.ts';
 import type { Broadcaster } from './broadcaster.ts';
 import type { ResultSink } from './ingest.ts';
 import type { Intake } from './intake.ts';
-import type { LiveStats } from './live-stats.ts';
+import type { AggregateWriter } from '../store/aggregate-writer.ts';
+import type { Aggregator } from './aggregator.ts';
+import type { Breach, LiveThresholds } from './live-thresholds.ts';
 import type { LoadPlanner } from './load-planner.ts';
 import type { LoadTimeline } from './load-timeline.ts';
 import { LOAD_ARTIFACT } from '../protocol/load-report.ts';
@@ -47,7 +49,9 @@ export interface LifecycleDeps {
   registry: TurretRegistry;
   seq: SequenceTracker;
   intake: Intake;
-  live: LiveStats;
+  stats: Aggregator;
+  aggregates: AggregateWriter;
+  thresholds: LiveThresholds;
   sink: ResultSink;
   recorder: StatusRecorder;
   broadcaster: Broadcaster;
@@ -67,6 +71,20 @@ const RESTART_EVERY_MS = 1_500;
 const LEGACY_QUIET_MS = 1_000;
 const ANY_QUIET_MS = 300;
 const PLAN_RESEND_EVERY_MS = 1_000;
+
+export interface RunCounts {
+  transactions: number;
+  errors: number;
+  malformed: Record<MalformedKind, number>;
+  duplicates: number;
+  missingBatches: number;
+  /** Results that arrived after the run finished (not stored). */
+  lateResults: number;
+  /** Results received and not kept (they came after the run finished; the writer spills, never drops). */
+  droppedResults: number;
+  /** Custom timer series deltas refused beyond the series cap. */
+  refusedSeries: number;
+}
 
 export interface LifecycleResult {
   state: 'finished' | 'failed';
@@ -90,6 +108,9 @@ export class Lifecycle {
   private lastPlanResendMono = -Infinity;
   /** Set when the run ended early because every turret aborted: the run failed, and why. */
   private abortedBy: string | null = null;
+  /** Set when a threshold with abort_on_fail stopped the run. */
+  thresholdAbort: Breach | null = null;
+  private lastThresholdMono = -Infinity;
   private readonly started = new Set<string>();
 
   constructor(private readonly deps: LifecycleDeps) {
@@ -220,7 +241,11 @@ export class Lifecycle {
 
   private broadcastStart(): Promise<void> {
     this.lastStartMono = this.deps.clock.monotonic();
-    return this.deps.broadcaster.send(orders.setTransactionContext(this.deps.config.transaction_context), orders.start());
+    return this.deps.broadcaster.send(
+      orders.setTransactionContext(this.deps.config.transaction_context),
+      orders.resultsStorage(this.deps.config.results_storage),
+      orders.start(),
+    );
   }
 
   private async runUntilTime(signal?: AbortSignal): Promise<void> {
@@ -239,6 +264,7 @@ export class Lifecycle {
         }
         return;
       }
+      if (this.judgeThresholds()) return;
       this.watchLiveness();
       // A turret that left, was lost or came back: its share moves within a tick.
       void this.replan();
@@ -247,6 +273,19 @@ export class Lifecycle {
       this.report();
       await sleep(Math.min(TICK_MS, Math.max(1, endMono - this.deps.clock.monotonic())));
     }
+  }
+
+  /** Once a second: true when a threshold with abort_on_fail was breached and the run must stop. */
+  private judgeThresholds(): boolean {
+    const mono = this.deps.clock.monotonic();
+    if (mono - this.lastThresholdMono < 1000) return false;
+    this.lastThresholdMono = mono;
+    this.deps.stats.fold();
+    const breach = this.deps.thresholds.tick(this.elapsedSeconds());
+    if (!breach) return false;
+    this.thresholdAbort = breach;
+    this.deps.log.error('stopping early: a threshold with abort_on_fail failed', { threshold: breach.key, detail: breach.detail });
+    return true;
   }
 
   /** Turrets still idle while the test runs missed `start` (or joined in a burst): send it again. */
@@ -338,6 +377,8 @@ export class Lifecycle {
       intake.close();
       // Anything enqueued between the end of the drain and the flag above.
       await sink.drain(Math.min(this.deps.drainTimeoutMs, 5_000));
+      this.flushAggregates();
+      await this.deps.aggregates.drain(this.deps.drainTimeoutMs);
     } catch (err) {
       intake.close();
       drainError = (err as Error).message;
@@ -365,7 +406,7 @@ export class Lifecycle {
     }
     await this.deps.store.updateRun(this.deps.run.id, { state, endedAt, error, summary: this.summary() });
     await this.deps.recorder.flush();
-    log.info('test finished', { runId: this.deps.run.id, transactions: this.deps.live.transactions, runTime: config.run_time });
+    log.info('test finished', { runId: this.deps.run.id, transactions: this.deps.stats.transactions, runTime: config.run_time });
     this.report(true);
     return { state, error, startedAt: this.startedAt, endedAt };
   }
@@ -381,15 +422,25 @@ export class Lifecycle {
     return { state: 'failed', error, startedAt: null, endedAt };
   }
 
-  summary(): Record<string, unknown> {
-    const { intake, seq, live } = this.deps;
+  /** The run's counts, assembled here only: the summary, the outcome and /status all take them from this. */
+  counts(): RunCounts {
+    const { intake, seq, stats } = this.deps;
     return {
-      transactions: live.transactions,
-      errors: live.errors,
+      transactions: stats.transactions,
+      errors: stats.errors,
       malformed: { ...intake.malformed },
       duplicates: seq.duplicates,
       missingBatches: seq.missingBatches,
       lateResults: intake.late,
+      droppedResults: intake.late,
+      refusedSeries: stats.refusedSeries,
+    };
+  }
+
+  summary(): Record<string, unknown> {
+    return {
+      ...this.counts(),
+      thresholds: this.deps.thresholds.record(),
       ...(this.deps.load
         ? { load: { started: this.deps.load.timeline.startedTotal, dropped: this.deps.load.timeline.droppedTotal, planId: this.deps.load.planner.lastPlanId } }
         : {}),
@@ -397,7 +448,7 @@ export class Lifecycle {
   }
 
   progress(): Progress {
-    const { registry, live, intake } = this.deps;
+    const { registry, stats, intake } = this.deps;
     const malformed = intake.malformedTotal();
     return {
       state: this.state,
@@ -405,12 +456,18 @@ export class Lifecycle {
       runTime: this.deps.config.run_time,
       turrets: { total: registry.size, byState: registry.byState() },
       canonsRunning: registry.canonsRunning(),
-      transactions: live.transactions,
-      errors: live.errors,
-      ratePerSecond: live.ratePerSecond(),
+      transactions: stats.transactions,
+      errors: stats.errors,
+      ratePerSecond: stats.ratePerSecond(),
       droppedIterations: this.deps.load?.timeline.droppedTotal ?? 0,
       malformed,
     };
+  }
+
+  /** Results of row-only turrets folded in, and every delta not yet stored handed to its writer. */
+  private flushAggregates(): void {
+    this.deps.stats.fold();
+    this.deps.aggregates.enqueue(this.deps.stats.takeStoreRows());
   }
 
   /** About once a second (and on every phase change): progress callback and metrics gauges. */
@@ -418,6 +475,7 @@ export class Lifecycle {
     const mono = this.deps.clock.monotonic();
     if (!force && mono - this.lastProgressMono < 1000) return;
     this.lastProgressMono = mono;
+    this.flushAggregates();
     const p = this.progress();
     const { metrics } = this.deps;
     metrics.setRunState(p.state, p.elapsedSeconds);

@@ -1,7 +1,8 @@
-// Hot-path metrics keep their own plain counters (see metrics.ts); this adapter lets a prom-client
-// Registry read them at scrape time, so the ingest loop never pays for prom-client's per-call label
-// hashing. The Registry only needs `name` and `get()` from a metric.
+// Metrics are read at scrape time from counters kept elsewhere (the aggregator, the HQ's own
+// counts); this adapter lets a prom-client Registry read them, so the ingest loop never pays for
+// prom-client's per-call label hashing. The Registry only needs `name` and `get()` from a metric.
 import type { Metric, MetricType, MetricValue, Registry } from 'prom-client';
+import type { LatencyHistogram } from '../protocol/histogram.ts';
 
 export interface Sample {
   labels?: Record<string, string | number>;
@@ -37,30 +38,15 @@ export class CollectedMetric {
 }
 
 /**
- * A histogram counted by hand: `counts[b]` is the number of observations in bucket b (not
- * cumulative; the last slot is +Inf). Callers increment it in their own loops.
+ * A latency histogram in the exposition's form: cumulative counts with `le` as Prometheus writes
+ * it. A bound inside a histogram bucket counts that whole bucket (at most 0.8% of the bound above it).
  */
-export class BucketCounts {
-  readonly counts: Float64Array;
-  sum = 0;
-  count = 0;
-
-  constructor(readonly bounds: Float64Array) {
-    this.counts = new Float64Array(bounds.length + 1);
-  }
-
-  /** Cumulative samples in the exposition's form, with `le` as Prometheus writes it. */
-  samples(name: string, labels: Record<string, string>): Sample[] {
-    const out: Sample[] = [];
-    let acc = 0;
-    for (let b = 0; b < this.bounds.length; b++) {
-      acc += this.counts[b]!;
-      out.push({ metricName: `${name}_bucket`, labels: { ...labels, le: this.bounds[b]! }, value: acc });
-    }
-    acc += this.counts[this.bounds.length]!;
-    out.push({ metricName: `${name}_bucket`, labels: { ...labels, le: '+Inf' }, value: acc });
-    out.push({ metricName: `${name}_sum`, labels, value: this.sum });
-    out.push({ metricName: `${name}_count`, labels, value: this.count });
-    return out;
-  }
+export function histogramSamples(name: string, labels: Record<string, string>, hist: LatencyHistogram, bounds: ArrayLike<number>): Sample[] {
+  const cumulative = hist.cumulativeAt(bounds);
+  const out: Sample[] = [];
+  for (let b = 0; b < bounds.length; b++) out.push({ metricName: `${name}_bucket`, labels: { ...labels, le: bounds[b]! }, value: cumulative[b]! });
+  out.push({ metricName: `${name}_bucket`, labels: { ...labels, le: '+Inf' }, value: hist.count });
+  out.push({ metricName: `${name}_sum`, labels, value: hist.count * hist.mean });
+  out.push({ metricName: `${name}_count`, labels, value: hist.count });
+  return out;
 }

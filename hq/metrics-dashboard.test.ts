@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { HqMetrics } from './metrics.ts';
+import { attachedMetrics } from '../test/support/attached-metrics.ts';
 import { webBatch } from '../test/support/web-batch.ts';
 import { startPrometheus } from '../test/support/prometheus.ts';
 
@@ -29,8 +30,8 @@ function expressions(): string[] {
 }
 
 async function exposedNames(): Promise<Set<string>> {
-  const m = new HqMetrics();
-  m.observeBatch(webBatch({ n: 10, turret: 't', timers: ['login'] }), 't');
+  const { m, feed } = attachedMetrics();
+  feed(webBatch({ n: 10, turret: 't', timers: ['login'] }), 't');
   m.turretHealth('t', 'u', { elu: 0.5, cpu: 0.5, lagMs: 1 });
   const names = new Set<string>();
   for (const line of (await m.metricsText()).split('\n')) {

@@ -43,12 +43,12 @@ test('Prometheus scraping the HQ during oct run counts exactly the stored result
     // The HQ has exited: its last samples are in the range. Counters only grow, so the max over
     // the range is the final scraped value; the HQ serves /metrics while it writes the report,
     // after the drain, so the last scrape saw every result.
-    const count = await prom.waitFor('sum(max_over_time(oct_transactions_total{series="all"}[5m]))', (v) => v === stored);
+    const count = await prom.waitFor('sum(max_over_time(oct_transactions_total{series="All transactions"}[5m]))', (v) => v === stored);
     assert.equal(count, stored, 'PromQL transaction count == stored rows');
     // The process exits right after the report, so "finished" itself may fall between scrapes.
     const [ending] = await prom.query('max(max_over_time(oct_run_state{state=~"draining|finished"}[5m]))');
     assert.equal(ending?.value[1], '1', 'Prometheus saw the run reach its end (draining or finished)');
-    const turrets = await prom.query('sum by (turret) (max_over_time(oct_transactions_total{series="all"}[5m]))');
+    const turrets = await prom.query('sum by (turret) (max_over_time(oct_transactions_total{series="All transactions"}[5m]))');
     assert.deepEqual(turrets.map((t) => t.metric.turret).sort(), ['navigation', 'random']);
     const [dropped] = await prom.query('max_over_time(oct_results_dropped_total[5m])');
     assert.equal(dropped?.value[1], '0');

@@ -3,6 +3,7 @@
 // without touching the HQ. hq/metrics.ts implements it.
 import type { MalformedKind, TurretHealth, TurretState } from '../protocol/incoming.ts';
 import type { ResultBatch } from '../protocol/results.ts';
+import type { Aggregator } from './aggregator.ts';
 import type { RunState } from '../store/types.ts';
 
 export interface WriterStats {
@@ -21,7 +22,9 @@ export interface WriterStats {
 }
 
 export interface HqMetricsHooks {
-  /** Called once per accepted results message (after the duplicate check), on the socket loop. */
+  /** The run's statistics engine, read at scrape time (counts, latency histograms, rates). */
+  attach?(stats: Aggregator): void;
+  /** Called once per accepted message with result rows (after the duplicate check), on the socket loop. */
   observeBatch(batch: ResultBatch, turretName: string | null): void;
   malformed(kind: MalformedKind): void;
   /** A results batch whose seq was already seen (not counted again). */

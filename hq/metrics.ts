@@ -1,17 +1,17 @@
-// The HQ's Prometheus metrics. The HQ reports through HqMetricsHooks; this class keeps the numbers
-// in plain arrays and hands them to its own prom-client Registry at scrape time. observeBatch runs
-// on the socket loop at 200k+ results/s, so it counts histogram buckets itself in one pass over the
-// batch's columns instead of calling prom-client once per result (see docs/metrics.md for the
-// measured cost of each).
+// The HQ's Prometheus metrics. Counts and latencies are not counted here: they are read, at scrape
+// time, from the run's one statistics engine (hq/aggregator.ts), so /metrics, the live line,
+// /status and the report cannot disagree. What only this class knows — messages by type, run and
+// turret states, the writer, turret health — the HQ reports through HqMetricsHooks.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { Registry } from 'prom-client';
 import { type Clock, systemClock } from '../common/clock.ts';
 import { createLogger, type Logger } from '../common/log.ts';
 import { MALFORMED_KINDS, type MalformedKind, type TurretHealth, type TurretState } from '../protocol/incoming.ts';
-import type { ResultBatch } from '../protocol/results.ts';
+import { ALL_TRANSACTIONS_SERIES } from '../protocol/results.ts';
 import type { RunState } from '../store/types.ts';
-import { BucketCounts, CollectedMetric, type Sample } from './metrics-collected.ts';
+import type { Aggregator, TurretCounts } from './aggregator.ts';
+import { CollectedMetric, histogramSamples, type Sample } from './metrics-collected.ts';
 import type { HqMetricsHooks, WriterStats } from './metrics-hooks.ts';
 import { SaturationTracker } from './metrics-saturation.ts';
 
@@ -23,28 +23,16 @@ const TURRET_STATES: TurretState[] = ['ready', 'running', 'stopping', 'aborted',
 const MESSAGE_TYPES = ['results', 'status', 'malformed', 'duplicate'] as const;
 type MessageType = (typeof MESSAGE_TYPES)[number];
 
-export const SERIES_ALL = 'all';
-export const SERIES_OTHER = 'other';
 export const TURRET_OTHER = 'other';
-export const TURRET_UNNAMED = 'unnamed';
 
 export interface HqMetricsOptions {
   log?: Logger;
   clock?: Clock;
-  /** Distinct custom timer names with their own series; later names share series="other". */
-  maxTimerSeries?: number;
   /** Distinct turret label values; later turrets share turret="other". */
   maxTurrets?: number;
   buckets?: number[];
   saturationThreshold?: number;
   saturationSeconds?: number;
-  /** Window of the current-throughput gauge. */
-  rateWindowSeconds?: number;
-}
-
-interface TurretCounters {
-  tx: number[];
-  err: number[];
 }
 
 interface HealthRow {
@@ -53,66 +41,18 @@ interface HealthRow {
   saturated: boolean;
 }
 
-/** Transactions per whole second over a sliding window, for the throughput gauge. */
-class RateWindow {
-  private readonly slots: Float64Array;
-  private currentSec = -1;
-  private firstSec = -1;
-
-  constructor(private readonly windowSeconds: number) {
-    this.slots = new Float64Array(windowSeconds + 1);
-  }
-
-  private advance(sec: number): void {
-    if (this.firstSec < 0) this.firstSec = sec;
-    if (this.currentSec < 0) this.currentSec = sec;
-    const steps = Math.min(sec - this.currentSec, this.slots.length);
-    for (let s = 1; s <= steps; s++) this.slots[(this.currentSec + s) % this.slots.length] = 0;
-    if (sec > this.currentSec) this.currentSec = sec;
-  }
-
-  add(n: number, nowMs: number): void {
-    const sec = Math.floor(nowMs / 1000);
-    this.advance(sec);
-    this.slots[sec % this.slots.length]! += n;
-  }
-
-  /** Mean over the last complete seconds (the running second is partial and left out). */
-  rate(nowMs: number): number {
-    if (this.firstSec < 0) return 0;
-    const sec = Math.floor(nowMs / 1000);
-    this.advance(sec);
-    const full = Math.min(this.windowSeconds, sec - this.firstSec);
-    if (full <= 0) return 0;
-    let total = 0;
-    for (let s = 1; s <= full; s++) total += this.slots[(sec - s) % this.slots.length]!;
-    return total / full;
-  }
-}
-
 export class HqMetrics implements HqMetricsHooks {
   readonly registry = new Registry();
   private readonly log: Logger;
   private readonly clock: Clock;
-  private readonly maxTimerSeries: number;
   private readonly maxTurrets: number;
   private readonly bounds: Float64Array;
-
-  private readonly seriesNames: string[] = [SERIES_ALL];
-  /** Series label → index. */
-  private readonly seriesIndex = new Map<string, number>([[SERIES_ALL, 0]]);
-  /** Custom timer name → series index (names past the cap and reserved names differ from their label). */
-  private readonly timerSeries = new Map<string, number>();
-  private readonly hist: BucketCounts[];
-  private readonly turrets = new Map<string, TurretCounters>();
-  private readonly rate: RateWindow;
+  private stats: Aggregator | null = null;
   private readonly saturation: SaturationTracker;
   private readonly health = new Map<string, HealthRow>();
 
   private readonly messages: Record<MessageType, number> = { results: 0, status: 0, malformed: 0, duplicate: 0 };
   private readonly malformedByKind = new Map<MalformedKind, number>(MALFORMED_KINDS.map((k) => [k, 0]));
-  private transactions = 0;
-  private errors = 0;
   private droppedResults = 0;
   private runState: RunState = 'waiting';
   private elapsedSeconds = 0;
@@ -124,11 +64,8 @@ export class HqMetrics implements HqMetricsHooks {
   constructor(opts: HqMetricsOptions = {}) {
     this.log = opts.log ?? createLogger();
     this.clock = opts.clock ?? systemClock;
-    this.maxTimerSeries = opts.maxTimerSeries ?? 50;
     this.maxTurrets = opts.maxTurrets ?? 100;
     this.bounds = Float64Array.from(opts.buckets ?? LATENCY_BUCKETS);
-    this.hist = [new BucketCounts(this.bounds)];
-    this.rate = new RateWindow(opts.rateWindowSeconds ?? 5);
     this.saturation = new SaturationTracker({ threshold: opts.saturationThreshold ?? 0.9, seconds: opts.saturationSeconds ?? 5 }, this.log);
     this.registerAll();
   }
@@ -144,9 +81,9 @@ export class HqMetrics implements HqMetricsHooks {
   /** Totals for the live line, so the CLI does not parse its own exposition. */
   totals(): { transactions: number; errors: number; ratePerSecond: number; malformed: number; dropped: number; saturatedTurrets: number } {
     return {
-      transactions: this.transactions,
-      errors: this.errors,
-      ratePerSecond: this.rate.rate(this.clock.monotonic()),
+      transactions: this.stats?.transactions ?? 0,
+      errors: this.stats?.errors ?? 0,
+      ratePerSecond: this.stats?.ratePerSecond() ?? 0,
       malformed: this.messages.malformed,
       dropped: this.droppedResults,
       saturatedTurrets: this.saturation.saturatedCount(),
@@ -155,62 +92,12 @@ export class HqMetrics implements HqMetricsHooks {
 
   // ---- hooks -------------------------------------------------------------------------------------
 
-  observeBatch(batch: ResultBatch, turretName: string | null): void {
+  attach(stats: Aggregator): void {
+    this.stats = stats;
+  }
+
+  observeBatch(): void {
     this.messages.results++;
-    const n = batch.count;
-    if (n === 0) return;
-    const t = this.turretCounters(turretName);
-    const bounds = this.bounds;
-    const nb = bounds.length;
-    const errIdx = batch.errorIndex;
-
-    // The "all" series: every transaction, timed by scriptrun_time.
-    {
-      const h = this.hist[0]!;
-      const counts = h.counts;
-      const col = batch.scriptrunTime;
-      let sum = 0;
-      let errs = 0;
-      for (let i = 0; i < n; i++) {
-        const v = col[i]!;
-        let b = 0;
-        while (b < nb && v > bounds[b]!) b++;
-        counts[b]!++;
-        sum += v;
-        if (errIdx[i]! >= 0) errs++;
-      }
-      h.sum += sum;
-      h.count += n;
-      t.tx[0] += n;
-      t.err[0] += errs;
-      this.transactions += n;
-      this.errors += errs;
-    }
-
-    for (let k = 0; k < batch.timerNames.length; k++) {
-      const s = this.seriesFor(batch.timerNames[k]!);
-      const h = this.hist[s]!;
-      const counts = h.counts;
-      const col = batch.timers[k]!;
-      let sum = 0;
-      let seen = 0;
-      let errs = 0;
-      for (let i = 0; i < n; i++) {
-        const v = col[i]!;
-        if (Number.isNaN(v)) continue; // NaN: timer not set in this iteration
-        let b = 0;
-        while (b < nb && v > bounds[b]!) b++;
-        counts[b]!++;
-        sum += v;
-        seen++;
-        if (errIdx[i]! >= 0) errs++;
-      }
-      h.sum += sum;
-      h.count += seen;
-      t.tx[s] = (t.tx[s] ?? 0) + seen;
-      t.err[s] = (t.err[s] ?? 0) + errs;
-    }
-    this.rate.add(n, this.clock.monotonic());
   }
 
   malformed(kind: MalformedKind): void {
@@ -250,91 +137,58 @@ export class HqMetrics implements HqMetricsHooks {
     if (n > 0) this.droppedResults += n;
   }
 
-  // ---- label bounding ----------------------------------------------------------------------------
-
-  private seriesFor(timer: string): number {
-    let s = this.timerSeries.get(timer);
-    if (s !== undefined) return s;
-    // A custom timer named like a reserved series gets a prefix instead of merging into it.
-    const label = timer === SERIES_ALL || timer === SERIES_OTHER ? `timer_${timer}` : timer;
-    s = this.seriesIndex.get(label);
-    if (s === undefined) {
-      const custom = this.seriesNames.length - 1 - (this.seriesIndex.has(SERIES_OTHER) ? 1 : 0);
-      if (custom < this.maxTimerSeries) {
-        s = this.addSeries(label);
-      } else {
-        s = this.seriesIndex.get(SERIES_OTHER) ?? this.addSeries(SERIES_OTHER);
-        this.log.warn('custom timer series cap reached; further timer names are counted as series="other"', { timer, cap: this.maxTimerSeries });
-      }
-    }
-    this.timerSeries.set(timer, s);
-    return s;
-  }
-
-  private addSeries(label: string): number {
-    const s = this.seriesNames.length;
-    this.seriesNames.push(label);
-    this.seriesIndex.set(label, s);
-    this.hist.push(new BucketCounts(this.bounds));
-    return s;
-  }
-
-  private turretCounters(name: string | null): TurretCounters {
-    const key = name === null || name === '' ? TURRET_UNNAMED : name;
-    let t = this.turrets.get(key);
-    if (t) return t;
-    if (this.turrets.size >= this.maxTurrets && !this.turrets.has(TURRET_OTHER)) {
-      this.log.warn('turret label cap reached; further turrets are counted as turret="other"', { turret: key, cap: this.maxTurrets });
-    }
-    const label = this.turrets.size >= this.maxTurrets ? TURRET_OTHER : key;
-    t = this.turrets.get(label);
-    if (!t) this.turrets.set(label, (t = { tx: [0], err: [0] }));
-    // Later batches from this turret find it directly.
-    if (label !== key && this.turrets.size < this.maxTurrets * 4) this.turrets.set(key, t);
-    return t;
-  }
-
   // ---- exposition --------------------------------------------------------------------------------
 
   private registerAll(): void {
     const r = this.registry;
     const m = (name: string, help: string, type: 'counter' | 'gauge' | 'histogram', collect: () => Sample[]) =>
       new CollectedMetric(name, help, type, collect).register(r);
-    const byTurretSeries = (pick: (t: TurretCounters) => number[]) => () => {
+    // Turret labels are bounded: past the cap, turrets share turret="other" (their counts add up there).
+    const byTurretSeries = (pick: (c: TurretCounts) => number) => () => {
       const out: Sample[] = [];
-      const seen = new Set<TurretCounters>();
-      for (const [turret, t] of this.turrets) {
-        // Turrets past the cap alias the "other" counters; report those once.
-        if (seen.has(t)) continue;
-        seen.add(t);
-        const values = pick(t);
-        for (let s = 0; s < this.seriesNames.length; s++) {
-          if ((t.tx[s] ?? 0) === 0 && s !== 0) continue;
-          out.push({ labels: { turret: this.turretLabel(turret, t), series: this.seriesNames[s]! }, value: values[s] ?? 0 });
+      if (!this.stats) return out;
+      const other = new Map<string, number>();
+      let turrets = 0;
+      for (const [turret, bySeries] of this.stats.turretSeries()) {
+        const own = turrets++ < this.maxTurrets;
+        for (const [series, c] of bySeries) {
+          if (own) out.push({ labels: { turret, series }, value: pick(c) });
+          else other.set(series, (other.get(series) ?? 0) + pick(c));
         }
       }
+      for (const [series, value] of other) out.push({ labels: { turret: TURRET_OTHER, series }, value });
       return out;
     };
     m(
       'oct_transactions_total',
-      'Transactions received, by turret and series (series="all": every transaction; else one per custom timer).',
+      `Transactions received, by turret and series (series="${ALL_TRANSACTIONS_SERIES}": every transaction; else one per custom timer).`,
       'counter',
-      byTurretSeries((t) => t.tx),
+      byTurretSeries((c) => c.transactions),
     );
     m(
       'oct_errors_total',
       'Transactions that ended in an error, by turret and series.',
       'counter',
-      byTurretSeries((t) => t.err),
+      byTurretSeries((c) => c.errors),
     );
-    m('oct_transaction_duration_seconds', 'Duration of transactions (series="all": scriptrun_time) and of custom timers, seconds.', 'histogram', () =>
-      this.hist.flatMap((h, s) => (s === 0 || h.count > 0 ? h.samples('oct_transaction_duration_seconds', { series: this.seriesNames[s]! }) : [])),
+    m(
+      'oct_transaction_duration_seconds',
+      `Duration of transactions (series="${ALL_TRANSACTIONS_SERIES}": run() time) and of custom timers, seconds.`,
+      'histogram',
+      () => {
+        const stats = this.stats;
+        if (!stats) return [];
+        return stats.seriesNames().flatMap((series) => {
+          const h = stats.series(series)!;
+          return series === ALL_TRANSACTIONS_SERIES || h.count > 0 ? histogramSamples('oct_transaction_duration_seconds', { series }, h, this.bounds) : [];
+        });
+      },
     );
     m(
       'oct_throughput_transactions_per_second',
       'Transactions per second over the last few seconds (a gauge for the live view; use rate(oct_transactions_total) in PromQL).',
       'gauge',
-      () => [{ value: this.rate.rate(this.clock.monotonic()) }],
+      () => [{ value: this.stats?.ratePerSecond() ?? 0 }],
     );
     m('oct_canons_running', 'Canons running across all turrets.', 'gauge', () => [{ value: this.canonsRunning }]);
     m('oct_turrets', 'Turrets by state.', 'gauge', () => TURRET_STATES.map((s) => ({ labels: { state: s }, value: this.turretsByState[s] })));
@@ -397,11 +251,6 @@ export class HqMetrics implements HqMetricsHooks {
       this.elu = now;
       return [{ value: delta.utilization }];
     });
-  }
-
-  private turretLabel(key: string, t: TurretCounters): string {
-    const other = this.turrets.get(TURRET_OTHER);
-    return other === t ? TURRET_OTHER : key;
   }
 }
 

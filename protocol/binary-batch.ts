@@ -13,11 +13,13 @@ export interface BinaryBatchHeader {
   count: number;
   timers: string[];
   errors: string[];
+  /** True when the sender also counted these results in aggregate messages: the HQ must not count them again. */
+  aggregated?: boolean;
 }
 
 const FIXED_COLUMNS = 4; // elapsed, epoch, scriptrun_time, error index
 
-export function encodeBinaryBatch(batch: ResultBatch, meta: { uuid: string; turret: string; seq: number }): [string, Buffer] {
+export function encodeBinaryBatch(batch: ResultBatch, meta: { uuid: string; turret: string; seq: number; aggregated?: boolean }): [string, Buffer] {
   const n = batch.count;
   const cols = FIXED_COLUMNS + batch.timerNames.length;
   const data = new Float64Array(n * cols);
@@ -36,6 +38,7 @@ export function encodeBinaryBatch(batch: ResultBatch, meta: { uuid: string; turr
     count: n,
     timers: batch.timerNames,
     errors: batch.errors,
+    ...(meta.aggregated ? { aggregated: true } : {}),
   };
   const payload = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   // Float64Array is host-endian; every platform Node supports in practice is little-endian.
@@ -79,6 +82,7 @@ export function decodeBinaryBatch(header: Record<string, unknown>, payload: Buff
       turretUuid: header.uuid,
       turretName: typeof header.turret === 'string' ? header.turret : null,
       seq: header.seq,
+      preAggregated: header.aggregated === true,
       count,
       elapsed: data.subarray(0, count),
       epoch: data.subarray(count, 2 * count),

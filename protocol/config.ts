@@ -1,5 +1,6 @@
 // The project's config.json and a turret's config, parsed once into typed values. Keys and defaults
 // are the original OCT's; oct's additions are optional and documented in README.md.
+import { RESULTS_STORAGE, type ResultsStorage } from './orders.ts';
 import { z } from 'zod';
 import { MAX_STAGES } from './load-plan.ts';
 
@@ -30,7 +31,8 @@ export const VALIDITY_DEFAULTS = { max_dropped_ratio: 0.01, max_schedule_lag_ms:
 export const MAX_CANONS_LIMIT = 100_000;
 const maxCanons = z.number().int().positive().max(MAX_CANONS_LIMIT);
 
-export const thresholdsSchema = z.record(z.string(), z.union([z.string(), z.record(z.string(), z.string())]));
+// Values are checked, naming the key, by parseThresholds (report/thresholds.ts) when the project loads.
+export const thresholdsSchema = z.record(z.string(), z.unknown());
 
 const turretEntrySchema = z
   .object({
@@ -100,6 +102,8 @@ export const projectConfigSchema = z
     http_port: port.default(8080),
     transaction_context: z.record(z.string(), z.unknown()).default({}),
     thresholds: thresholdsSchema.default({}),
+    // Which results are also stored row by row (aggregates always are): docs/statistics.md.
+    results_storage: z.enum(RESULTS_STORAGE as [ResultsStorage, ...ResultsStorage[]]).default('all'),
     // Workload (docs/workload.md).
     model: z.enum(['closed', 'open']).optional(),
     rate: z.number().finite().positive().optional(),

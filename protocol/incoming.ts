@@ -1,6 +1,7 @@
 // Everything that arrives on the HQ's PULL socket is parsed here, once, into a typed value. A status
 // is told from a result by its keys (never by a substring of the raw text, as the original did).
 // Nothing here throws: bad input becomes an `invalid` value with a kind the HQ counts.
+import { type AggregateMessage, parseAggregate } from './aggregate.ts';
 import { decodeBinaryBatch } from './binary-batch.ts';
 import { type LoadReport, parseLoadReport } from './load-report.ts';
 import { type ResultBatch, ResultBatchBuilder } from './results.ts';
@@ -37,7 +38,17 @@ export interface TurretStatus {
   reason: string | null;
 }
 
-export type MalformedKind = 'oversized' | 'not_json' | 'not_object' | 'unknown_message' | 'missing_field' | 'bad_field' | 'bad_binary' | 'bad_frames';
+export type MalformedKind =
+  | 'oversized'
+  | 'not_json'
+  | 'not_object'
+  | 'unknown_message'
+  | 'missing_field'
+  | 'bad_field'
+  | 'bad_binary'
+  | 'bad_frames'
+  | 'bad_aggregate'
+  | 'series_cap';
 
 /** Every kind, in the order they are reported. */
 export const MALFORMED_KINDS: MalformedKind[] = [
@@ -49,12 +60,15 @@ export const MALFORMED_KINDS: MalformedKind[] = [
   'bad_field',
   'bad_binary',
   'bad_frames',
+  'bad_aggregate',
+  'series_cap',
 ];
 
 export type Incoming =
   | { kind: 'status'; status: TurretStatus }
   | { kind: 'results'; batch: ResultBatch }
   | { kind: 'load'; report: LoadReport }
+  | { kind: 'aggregate'; message: AggregateMessage }
   | { kind: 'invalid'; malformed: MalformedKind; detail: string };
 
 const STATES: Record<string, TurretState> = {
@@ -175,6 +189,10 @@ export function parseIncoming(frames: Buffer[], opts: ParseOptions): Incoming {
     return decoded.ok ? { kind: 'results', batch: decoded.batch } : invalid('bad_binary', decoded.reason);
   }
   if (o.oct === 1 && o.type === 'results') return parseJsonBatch(o);
+  if (o.oct === 1 && o.type === 'aggregate') {
+    const parsed = parseAggregate(o);
+    return parsed.ok ? { kind: 'aggregate', message: parsed.message } : invalid('bad_aggregate', parsed.reason);
+  }
   if (o.oct === 1 && o.type === 'load') {
     const parsed = parseLoadReport(o);
     return parsed.ok ? { kind: 'load', report: parsed.report } : invalid('bad_field', parsed.reason);

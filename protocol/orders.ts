@@ -3,6 +3,10 @@
 // and dies, so an order for one turret is a broadcast that the others ignore.
 import { type PlanWire, parsePlanWire, planToWire, type TurretPlan } from './load-plan.ts';
 
+/** Which results the HQ stores row by row; aggregates are always kept. */
+export type ResultsStorage = 'all' | 'errors' | 'none';
+export const RESULTS_STORAGE: readonly ResultsStorage[] = ['all', 'errors', 'none'];
+
 export type Order =
   | { command: 'status_request'; msg: null }
   | { command: 'set_transaction_context'; msg: Record<string, unknown> }
@@ -10,7 +14,9 @@ export type Order =
   | { command: 'stop'; msg: 'premature stop' }
   | { command: 'kill'; msg: null }
   /** oct turrets only: the turret's share of the run's load (protocol/load-plan.ts). */
-  | { command: 'plan'; msg: PlanWire };
+  | { command: 'plan'; msg: PlanWire }
+  /** oct turrets only: which results to send as rows too (the rest travel only in aggregates). */
+  | { command: 'results_storage'; msg: ResultsStorage };
 
 export type OrderCommand = Order['command'];
 
@@ -21,6 +27,7 @@ export const orders = {
   stop: (): Order => ({ command: 'stop', msg: 'premature stop' }),
   kill: (): Order => ({ command: 'kill', msg: null }),
   plan: (uuid: string, plan: TurretPlan): Order => ({ command: 'plan', msg: planToWire(uuid, plan) }),
+  resultsStorage: (storage: ResultsStorage): Order => ({ command: 'results_storage', msg: storage }),
 };
 
 /** The broadcast frame: the empty channel, one space, then the JSON. */
@@ -30,7 +37,7 @@ export function encodeOrder(order: Order): string {
 
 export type ParsedOrder = { ok: true; channel: string; order: Order } | { ok: false; channel: string; reason: string };
 
-const COMMANDS = new Set<string>(['status_request', 'set_transaction_context', 'start', 'stop', 'kill', 'plan']);
+const COMMANDS = new Set<string>(['status_request', 'set_transaction_context', 'start', 'stop', 'kill', 'plan', 'results_storage']);
 
 /**
  * Parses an order frame on the turret side. Unlike the original turret, a topic-prefixed frame
@@ -59,6 +66,10 @@ export function parseOrder(frame: string | Buffer): ParsedOrder {
     const plan = parsePlanWire(msg);
     if (!plan.ok) return { ok: false, channel, reason: plan.reason };
     return { ok: true, channel, order: { command, msg: msg as PlanWire } };
+  }
+  if (command === 'results_storage') {
+    if (!RESULTS_STORAGE.includes(msg as ResultsStorage)) return { ok: false, channel, reason: `results_storage must be one of ${RESULTS_STORAGE.join(', ')}` };
+    return { ok: true, channel, order: { command, msg: msg as ResultsStorage } };
   }
   return { ok: true, channel, order: { command, msg: (msg ?? null) as never } as Order };
 }

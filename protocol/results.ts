@@ -19,6 +19,8 @@ export interface ResultBatch {
   turretName: string | null;
   /** oct turrets number their batches per turret from 1; null for legacy results. */
   seq: number | null;
+  /** The sender counted these results in its aggregate messages too (oct turrets): not to be counted again. */
+  preAggregated?: boolean;
   count: number;
   /** Seconds since the turret received `start`. */
   elapsed: Float64Array;
@@ -131,4 +133,21 @@ export function batchRows(batch: ResultBatch): ResultRow[] {
     });
   }
   return rows;
+}
+
+/** The failed results of a batch only (results_storage: errors); the batch itself when all failed. */
+export function failedOnly(batch: ResultBatch): ResultBatch {
+  const keep: number[] = [];
+  for (let i = 0; i < batch.count; i++) if (batch.errorIndex[i]! >= 0) keep.push(i);
+  if (keep.length === batch.count) return batch;
+  const pick = (col: Float64Array) => Float64Array.from(keep, (i) => col[i]!);
+  return {
+    ...batch,
+    count: keep.length,
+    elapsed: pick(batch.elapsed),
+    epoch: pick(batch.epoch),
+    scriptrunTime: pick(batch.scriptrunTime),
+    errorIndex: Int32Array.from(keep, (i) => batch.errorIndex[i]!),
+    timers: batch.timers.map(pick),
+  };
 }

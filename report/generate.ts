@@ -9,7 +9,10 @@ import type { Store } from '../store/types.ts';
 import { renderReportFile, templatePath } from './render.ts';
 import { computeStats } from './stats.ts';
 import { buildSummary, type Summary } from './summary.ts';
-import { evaluateThresholds, parseThresholds, type ThresholdVerdict } from './thresholds.ts';
+import { statsFromAggregates } from './aggregate-stats.ts';
+import { evaluateThresholds, parseThresholds, type ThresholdEvidence, type ThresholdVerdict } from './thresholds.ts';
+import { turretInfo } from './turret-info.ts';
+import { judgeWindows } from './window-thresholds.ts';
 import { judgeValidity, type Validity } from './validity.ts';
 import { LOAD_ARTIFACT, type LoadTimelineData } from '../protocol/load-report.ts';
 
@@ -26,6 +29,8 @@ export interface GenerateReportOptions {
   log: Logger;
   /** Saves results.html into the store too (default true). */
   saveArtifact?: boolean;
+  /** Percentiles from every stored result (SQL over the rows) instead of the stored histograms. */
+  exact?: boolean;
 }
 
 export interface GeneratedReport {
@@ -65,16 +70,19 @@ export async function generateReport(opts: GenerateReportOptions): Promise<Gener
   const thresholds = parseThresholds(opts.config.thresholds);
   const run = await store.getRun(runId);
   if (!run) throw new Error(`no run ${runId} in ${store.location}`);
-  const stats = await computeStats(store.sql, {
-    runId,
-    interval: opts.config.results_ts_interval,
-    runTime: opts.config.run_time,
-    startedAt: run.startedAt,
-    endedAt: run.endedAt,
-  });
+  const statsOptions = { runId, interval: opts.config.results_ts_interval, runTime: opts.config.run_time, startedAt: run.startedAt, endedAt: run.endedAt };
+  const aggregates = await store.readAggregates(runId);
+  // Runs stored before aggregates existed have rows only: their report stays exact.
+  const exact = opts.exact || aggregates.rows.length === 0;
+  const storage = (run.config as { results_storage?: string } | null)?.results_storage ?? 'all';
+  if (opts.exact && storage !== 'all') log.warn(`--exact reads the stored rows, and this run stored only "${storage}": the figures cover those`);
+  const stats = exact
+    ? await computeStats(store.sql, statsOptions)
+    : statsFromAggregates({ ...aggregates, turrets: await turretInfo(store, runId, run.startedAt) }, statsOptions);
   const load = await readLoadTimeline(store, runId, log);
   const validity = judgeValidity(load, opts.config.validity ?? VALIDITY_DEFAULTS);
-  const verdict = evaluateThresholds(thresholds, stats.series, validity);
+  const live = (run.summary as { thresholds?: ThresholdEvidence['live'] } | null)?.thresholds;
+  const verdict = evaluateThresholds(thresholds, stats.series, validity, { windows: judgeWindows(thresholds, aggregates.rows), live });
   const summary = buildSummary({ run, stats, thresholds: verdict, validity, load, runTime: opts.config.run_time });
   log.info('statistics computed', { runId, seconds: ((performance.now() - started) / 1000).toFixed(3) });
 

@@ -123,7 +123,7 @@ export interface RunStats {
   distinctErrors: number;
   turretBreakdown: TurretBreakdown[];
   turrets: TurretInfo[];
-  percentileMethod: 'exact (linear interpolation between closest ranks, as percentile_cont)';
+  percentileMethod: 'exact (linear interpolation between closest ranks, as percentile_cont)' | 'histogram (value at rank ceil(p·n), within 0.4%)';
 }
 
 export interface StatsOptions {

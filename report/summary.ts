@@ -50,7 +50,40 @@ export interface Summary {
     turrets: Array<{ uuid: string; name: string; started: number; dropped: number }>;
     replans: LoadTimelineData['replans'];
   } | null;
+  /** What the HQ counted while it ran (from the run's record; null for runs stored before it kept them). */
+  intake: {
+    malformed: Record<string, number>;
+    duplicates: number;
+    missingBatches: number;
+    lateResults: number;
+    droppedResults: number;
+    refusedSeries: number;
+  } | null;
+  /** The threshold with abort_on_fail that stopped the run, if one did. */
+  abortedBy: { key: string; at: number; detail: string } | null;
   report: { html: string | null; seconds: number | null };
+}
+
+/** The HQ's counts, as it saved them in the run's summary. */
+function intakeOf(raw: unknown): Summary['intake'] {
+  if (typeof raw !== 'object' || raw === null) return null;
+  const o = raw as Record<string, unknown>;
+  const n = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+  if (typeof o.malformed !== 'object' || o.malformed === null) return null;
+  return {
+    malformed: Object.fromEntries(Object.entries(o.malformed as Record<string, unknown>).map(([k, v]) => [k, n(v)])),
+    duplicates: n(o.duplicates),
+    missingBatches: n(o.missingBatches),
+    lateResults: n(o.lateResults),
+    droppedResults: n(o.droppedResults),
+    refusedSeries: n(o.refusedSeries),
+  };
+}
+
+function abortedByOf(raw: unknown): Summary['abortedBy'] {
+  const a = (raw as { thresholds?: { abortedBy?: { key?: unknown; at?: unknown; detail?: unknown } | null } } | null)?.thresholds?.abortedBy;
+  if (!a || typeof a.key !== 'string' || typeof a.at !== 'number' || typeof a.detail !== 'string') return null;
+  return { key: a.key, at: a.at, detail: a.detail };
 }
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
@@ -104,6 +137,8 @@ export function buildSummary(input: {
           replans: input.load.replans,
         }
       : null,
+    intake: intakeOf(run.summary),
+    abortedBy: abortedByOf(run.summary),
     report: { html: null, seconds: null },
   };
 }
@@ -133,6 +168,7 @@ export function printSummary(summary: Summary, write: (text: string) => void): v
   if (summary.report.html) lines.push(`created: ${summary.report.html}`);
   write(`${lines.join('\n')}\n`);
   if (summary.thresholds.results.length) write(`\n${formatThresholdsTable(summary.thresholds)}`);
+  if (summary.abortedBy) write(`the run was stopped by threshold ${summary.abortedBy.key}: ${summary.abortedBy.detail}\n`);
   const v = summary.validity;
   if (v.judged) {
     const rate = v.achievedRate === null ? '' : `, ${v.achievedRate.toFixed(1)} started/s`;

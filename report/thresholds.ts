@@ -6,8 +6,14 @@
 //
 // A top-level metric applies to "All transactions"; an object applies to the series of that name
 // (a custom timer, or "All transactions" itself).
+//
+// Live (docs/statistics.md): the HQ evaluates every threshold each second while the test runs.
+// "<500ms over 30s" holds over every sliding 30 s window instead of the whole run; the object form
+// {"threshold": "<1%", "abort_on_fail": true, "delay_abort_eval": "10s"} stops the whole run at the
+// first breach (after the delay), and the run fails its thresholds.
 import { ConfigError } from '../protocol/config.ts';
 import { ALL_TRANSACTIONS_SERIES, INTENDED_LATENCY_SERIES } from '../protocol/results.ts';
+import type { LatencyHistogram } from '../protocol/histogram.ts';
 import type { SeriesStats } from './stats.ts';
 import type { Validity } from './validity.ts';
 
@@ -32,6 +38,12 @@ export interface Threshold {
   limit: number;
   /** As written, e.g. `<500ms`. */
   expression: string;
+  /** Seconds of the sliding window ("over 30s"); null for the whole run. */
+  window: number | null;
+  /** Stop every turret at the first breach seen live. */
+  abortOnFail: boolean;
+  /** Seconds of test time before a breach may abort (early seconds are noisy). */
+  delayAbortEval: number;
 }
 
 export interface ThresholdResult extends Threshold {
@@ -47,9 +59,32 @@ export interface ThresholdVerdict {
 }
 
 const isLatency = (m: Metric) => (LATENCY as readonly string[]).includes(m);
-const EXPR = /^\s*(<=|>=|==|=|<|>)\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:e([+-]?[0-9]+))?\s*(ms|s|%|\/s)?\s*$/i;
+const EXPR = /^\s*(<=|>=|==|=|<|>)\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:e([+-]?[0-9]+))?\s*(ms|s|%|\/s)?(?:\s+over\s+([0-9]+)\s*(s|m))?\s*$/i;
+const DURATION = /^\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m)\s*$/i;
+/** Longest sliding window: the HQ keeps that many seconds of histograms per watched series. */
+export const MAX_WINDOW_SECONDS = 600;
+const SPEC_KEYS = new Set(['threshold', 'abort_on_fail', 'delay_abort_eval']);
 
-function parseExpression(key: string, metric: Metric, text: unknown, issues: string[]): Omit<Threshold, 'key' | 'series' | 'metric'> | null {
+type Parsed = Omit<Threshold, 'key' | 'series' | 'metric'>;
+
+/** A threshold's value: "<500ms [over 30s]", or {"threshold": "...", "abort_on_fail": true, "delay_abort_eval": "10s"}. */
+function parseSpec(key: string, metric: Metric, value: unknown, issues: string[]): Parsed | null {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return parseExpression(key, metric, value, issues);
+  const o = value as Record<string, unknown>;
+  for (const k of Object.keys(o)) if (!SPEC_KEYS.has(k)) issues.push(`thresholds.${key}.${k}: unknown key; one of ${[...SPEC_KEYS].join(', ')}`);
+  const parsed = parseExpression(`${key}.threshold`, metric, o.threshold, issues);
+  if (o.abort_on_fail !== undefined && typeof o.abort_on_fail !== 'boolean') issues.push(`thresholds.${key}.abort_on_fail: expected true or false`);
+  let delay = 0;
+  if (o.delay_abort_eval !== undefined) {
+    const m = typeof o.delay_abort_eval === 'string' ? DURATION.exec(o.delay_abort_eval) : null;
+    if (!m) issues.push(`thresholds.${key}.delay_abort_eval: expected a duration such as "10s", got ${JSON.stringify(o.delay_abort_eval)}`);
+    else delay = Number(m[1]) * (m[2]!.toLowerCase() === 'ms' ? 0.001 : m[2]!.toLowerCase() === 'm' ? 60 : 1);
+  }
+  if (!parsed) return null;
+  return { ...parsed, abortOnFail: o.abort_on_fail === true, delayAbortEval: delay };
+}
+
+function parseExpression(key: string, metric: Metric, text: unknown, issues: string[]): Parsed | null {
   if (typeof text !== 'string') {
     issues.push(`thresholds.${key}: expected a string such as "<500ms", got ${JSON.stringify(text)}`);
     return null;
@@ -88,7 +123,19 @@ function parseExpression(key: string, metric: Metric, text: unknown, issues: str
     }
     limit = n;
   }
-  return { op, limit, expression: text.trim() };
+  let window: number | null = null;
+  if (m[5]) {
+    window = Number(m[5]) * (m[6]!.toLowerCase() === 'm' ? 60 : 1);
+    if (window < 1 || window > MAX_WINDOW_SECONDS) {
+      issues.push(`thresholds.${key}: "${text}": a window lasts 1 s to ${MAX_WINDOW_SECONDS / 60} min`);
+      return null;
+    }
+    if ((LOAD_METRICS as readonly string[]).includes(metric)) {
+      issues.push(`thresholds.${key}: "${text}": ${metric} is judged over the whole run, not over a window`);
+      return null;
+    }
+  }
+  return { op, limit, expression: text.trim(), window, abortOnFail: false, delayAbortEval: 0 };
 }
 
 function metricOf(key: string, name: string, issues: string[]): Metric | null {
@@ -104,32 +151,33 @@ export function parseThresholds(raw: unknown, source = 'config.json'): Threshold
   if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(source, ['thresholds: expected an object such as {"p95": "<500ms"}']);
   const out: Threshold[] = [];
   for (const [name, value] of Object.entries(raw as Record<string, unknown>)) {
-    if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    const isSpec = value !== null && typeof value === 'object' && !Array.isArray(value) && 'threshold' in value;
+    if (value !== null && typeof value === 'object' && !Array.isArray(value) && !isSpec) {
       for (const [metricName, expr] of Object.entries(value as Record<string, unknown>)) {
         const key = `${name}.${metricName}`;
         const metric = metricOf(key, metricName, issues);
         if (!metric) continue;
-        const parsed = parseExpression(key, metric, expr, issues);
+        const parsed = parseSpec(key, metric, expr, issues);
         if (parsed) out.push({ key, series: name, metric, ...parsed });
       }
       continue;
     }
     if (name.startsWith(INTENDED_PREFIX) && (LATENCY as readonly string[]).includes(name.slice(INTENDED_PREFIX.length))) {
       const metric = name.slice(INTENDED_PREFIX.length) as Metric;
-      const parsed = parseExpression(name, metric, value, issues);
+      const parsed = parseSpec(name, metric, value, issues);
       if (parsed) out.push({ key: name, series: INTENDED_LATENCY_SERIES, metric, ...parsed });
       continue;
     }
     if (!(METRICS as readonly string[]).includes(name)) {
       issues.push(
-        typeof value === 'string'
+        typeof value === 'string' || isSpec
           ? `thresholds.${name}: unknown metric "${name}"; one of ${METRICS.join(', ')} (for a custom timer write {"${name}": {"p95": "${value}"}})`
           : `thresholds.${name}: expected a string such as "<500ms" or an object of per-series thresholds`,
       );
       continue;
     }
     const metric = name as Metric;
-    const parsed = parseExpression(name, metric, value, issues);
+    const parsed = parseSpec(name, metric, value, issues);
     const series = (LOAD_METRICS as readonly string[]).includes(metric) ? LOAD_SERIES : ALL_TRANSACTIONS_SERIES;
     if (parsed) out.push({ key: name, series, metric, ...parsed });
   }
@@ -157,6 +205,44 @@ function measure(s: SeriesStats, metric: Metric): number | null {
   }
 }
 
+/** A series over some span of the run: what a threshold is measured on, live or after the run. */
+export interface MeasuredSpan {
+  hist: LatencyHistogram;
+  errors: number;
+  seconds: number;
+}
+
+/** A threshold's metric over a span (null: nothing to measure, or a metric of the load). */
+export function measureSpan(w: MeasuredSpan, metric: Metric): number | null {
+  const n = w.hist.count;
+  switch (metric) {
+    case 'error_rate':
+      return n ? w.errors / n : 0;
+    case 'errors':
+      return w.errors;
+    case 'count':
+    case 'transactions':
+      return n;
+    case 'throughput':
+      return w.seconds > 0 ? n / w.seconds : 0;
+    case 'dropped_iterations':
+    case 'achieved_rate':
+      return null;
+    case 'mean':
+      return n ? w.hist.mean : null;
+    case 'min':
+      return n ? w.hist.min : null;
+    case 'max':
+      return n ? w.hist.max : null;
+    default:
+      return w.hist.percentile(Number(metric.slice(1)) / 100);
+  }
+}
+
+export function passes(t: Threshold, actual: number): boolean {
+  return compare(actual, t.op, t.limit);
+}
+
 const compare = (a: number, op: Op, b: number) => (op === '<' ? a < b : op === '<=' ? a <= b : op === '>' ? a > b : op === '>=' ? a >= b : a === b);
 
 /** Formats a value in the threshold's own terms (ms, %, /s). */
@@ -168,23 +254,47 @@ export function formatMetric(metric: Metric, v: number | null): string {
   return String(v);
 }
 
-export function evaluateThresholds(thresholds: Threshold[], series: SeriesStats[], validity?: Validity): ThresholdVerdict {
+/** What was judged outside the final series: live breaches, windows, the threshold that aborted. */
+export interface ThresholdEvidence {
+  /** Windowed thresholds judged over the stored seconds (report/window-thresholds.ts). */
+  windows?: Map<string, { actual: number; passed: boolean; at: number }>;
+  /** The HQ's live record, from the run's summary. */
+  live?: { breaches: { key: string; at: number; actual: number; detail: string }[]; abortedBy: { key: string; at: number; detail: string } | null };
+}
+
+export function evaluateThresholds(thresholds: Threshold[], series: SeriesStats[], validity?: Validity, evidence: ThresholdEvidence = {}): ThresholdVerdict {
   const results = thresholds.map((t): ThresholdResult => {
-    if (t.series === LOAD_SERIES) {
-      if (!validity?.judged) return { ...t, actual: null, passed: false, detail: `${t.metric} needs a planned run ("stages" or "rate")` };
-      const actual = t.metric === 'dropped_iterations' ? validity.dropped : validity.achievedRate;
-      if (actual === null) return { ...t, actual, passed: false, detail: `no load reported to measure ${t.metric}` };
-      const passed = compare(actual, t.op, t.limit);
-      return { ...t, actual, passed, detail: `${t.metric} = ${formatMetric(t.metric, actual)}, limit ${t.expression}` };
-    }
-    const s = t.series === ALL_TRANSACTIONS_SERIES ? series.find((x) => x.total) : series.find((x) => !x.total && x.name === t.series);
-    if (!s) return { ...t, actual: null, passed: false, detail: `no series "${t.series}" in the results` };
-    const actual = measure(s, t.metric);
-    if (actual === null) return { ...t, actual, passed: false, detail: `no transactions in "${t.series}" to measure ${t.metric}` };
-    const passed = compare(actual, t.op, t.limit);
-    return { ...t, actual, passed, detail: `${t.metric} = ${formatMetric(t.metric, actual)}, limit ${t.expression}` };
+    const judged = judgeOne(t, series, validity, evidence);
+    const aborted = evidence.live?.abortedBy?.key === t.key ? evidence.live.abortedBy : null;
+    if (aborted) return { ...judged, passed: false, detail: `aborted the run at ${aborted.at.toFixed(1)} s: ${aborted.detail}` };
+    const breach = evidence.live?.breaches.find((b) => b.key === t.key);
+    // A window that failed live fails the run even if the stored seconds, cut differently, pass.
+    if (breach && t.window !== null && judged.passed) return { ...judged, passed: false, actual: breach.actual, detail: `failed live: ${breach.detail}` };
+    return judged;
   });
   return { passed: results.every((r) => r.passed), results };
+}
+
+function judgeOne(t: Threshold, series: SeriesStats[], validity: Validity | undefined, evidence: ThresholdEvidence): ThresholdResult {
+  if (t.series === LOAD_SERIES) {
+    if (!validity?.judged) return { ...t, actual: null, passed: false, detail: `${t.metric} needs a planned run ("stages" or "rate")` };
+    const actual = t.metric === 'dropped_iterations' ? validity.dropped : validity.achievedRate;
+    if (actual === null) return { ...t, actual, passed: false, detail: `no load reported to measure ${t.metric}` };
+    const passed = compare(actual, t.op, t.limit);
+    return { ...t, actual, passed, detail: `${t.metric} = ${formatMetric(t.metric, actual)}, limit ${t.expression}` };
+  }
+  if (t.window !== null) {
+    const w = evidence.windows?.get(t.key);
+    if (!w) return { ...t, actual: null, passed: false, detail: `no seconds of "${t.series}" to judge ${t.metric} over ${t.window} s windows` };
+    const what = w.passed ? `worst ${t.window} s window` : `the ${t.window} s window ending at ${w.at} s`;
+    return { ...t, actual: w.actual, passed: w.passed, detail: `${t.metric} = ${formatMetric(t.metric, w.actual)} in ${what}, limit ${t.expression}` };
+  }
+  const s = t.series === ALL_TRANSACTIONS_SERIES ? series.find((x) => x.total) : series.find((x) => !x.total && x.name === t.series);
+  if (!s) return { ...t, actual: null, passed: false, detail: `no series "${t.series}" in the results` };
+  const actual = measure(s, t.metric);
+  if (actual === null) return { ...t, actual, passed: false, detail: `no transactions in "${t.series}" to measure ${t.metric}` };
+  const passed = compare(actual, t.op, t.limit);
+  return { ...t, actual, passed, detail: `${t.metric} = ${formatMetric(t.metric, actual)}, limit ${t.expression}` };
 }
 
 /** The pass/fail table for a terminal (plain text, aligned). */

@@ -12,7 +12,7 @@ const QUICK = [
   'cli/progress.test.ts',
   'deploy/values.test.ts',
   'hq/http-server.test.ts',
-  'hq/live-stats.test.ts',
+  'hq/aggregator.test.ts',
   'hq/load-planner.test.ts',
   'hq/observer-publisher.test.ts',
   'hq/sequence-tracker.test.ts',

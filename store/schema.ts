@@ -56,4 +56,36 @@ export const MIGRATIONS: string[] = [
     PRIMARY KEY (run_id, name)
   );
   `,
+  // Per-second histogram deltas (store/aggregate-writer.ts) and error counts, appended and never
+  // merged on write: a second may arrive in several pieces. seq keeps the order rows were written
+  // in, which a sort by second alone would lose (Postgres sorts are not stable). Buckets are
+  // varints (store/histogram-bytes.ts).
+  `
+  CREATE TABLE aggregates (
+    run_id       bigint NOT NULL,
+    second       integer NOT NULL,
+    turret_uuid  text,
+    turret_name  text,
+    series       text NOT NULL,
+    n            bigint NOT NULL,
+    errors       bigint NOT NULL,
+    vmin         float8 NOT NULL,
+    vmax         float8 NOT NULL,
+    vmean        float8 NOT NULL,
+    m2           float8 NOT NULL,
+    buckets      bytea NOT NULL,
+    seq          bigint GENERATED ALWAYS AS IDENTITY
+  );
+  CREATE INDEX aggregates_run_second ON aggregates (run_id, second, seq);
+  CREATE TABLE error_counts (
+    run_id       bigint NOT NULL,
+    second       integer NOT NULL,
+    turret_uuid  text,
+    turret_name  text,
+    message      text NOT NULL,
+    count        bigint NOT NULL,
+    seq          bigint GENERATED ALWAYS AS IDENTITY
+  );
+  CREATE INDEX error_counts_run ON error_counts (run_id, second, seq);
+  `,
 ];

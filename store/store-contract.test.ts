@@ -8,7 +8,8 @@ import { memoryLogger } from '../common/log.ts';
 import { batchRows, ResultBatchBuilder, type ResultRow } from '../protocol/results.ts';
 import { createTestDatabase, type TestDatabase } from '../test/support/postgres.ts';
 import { openStore } from './open.ts';
-import type { Store } from './types.ts';
+import { MIGRATIONS } from './schema.ts';
+import type { AggregateRow, ErrorCountRow, Store } from './types.ts';
 
 interface Backend {
   name: string;
@@ -90,7 +91,7 @@ for (const backend of backends) {
       const rows = await store.sql.query<{ version: number }>('SELECT version FROM oct_schema_migrations ORDER BY version');
       assert.deepEqual(
         rows.map((r) => r.version),
-        [1],
+        MIGRATIONS.map((_, i) => i + 1),
       );
     });
 
@@ -228,6 +229,144 @@ for (const backend of backends) {
       });
       const [count] = await store.sql.query<{ n: number }>('SELECT count(*) AS n FROM results WHERE run_id = $1', [run.id]);
       assert.equal(count!.n, 51, 'count(*) comes back as a JS number');
+    });
+
+    test('aggregates: deltas come back as written, by second then in write order, per run', async () => {
+      const run = await store.createRun({ name: 'aggregates', config: {}, hqId: null });
+      const other = await store.createRun({ name: 'aggregates-other', config: {}, hqId: null });
+      const row = (second: number, series: string, n: number, extra: Partial<AggregateRow> = {}): AggregateRow => ({
+        second,
+        turretUuid: 'uuid-1',
+        turretName: 'navy',
+        series,
+        errors: 0,
+        hist: { n, min: 0.001 * n, max: 0.25 + n, mean: 1 / 3 + n, m2: 1e-9 * n, b: [n, n, 3327, 2 ** 40] },
+        ...extra,
+      });
+      const first: AggregateRow[] = [
+        row(2, 'All transactions', 5, { errors: 2 }),
+        row(0, 'All transactions', 1),
+        // The same key twice in one write: both kept, in order.
+        row(2, 'All transactions', 7),
+        row(1, ODD[5]!, 2, { turretUuid: null, turretName: null }),
+        row(1, 'empty', 0, { hist: { n: 0, min: 0, max: 0, mean: 0, m2: 0, b: [] } }),
+        row(3, 'step \'two\' "quoted" \\ {a,b}', 3, { turretName: "o'neil\tfleet" }),
+      ];
+      const firstErrors: ErrorCountRow[] = [
+        { second: 2, turretUuid: 'uuid-1', turretName: 'navy', message: 'HTTP 503', count: 1 },
+        { second: 2, turretUuid: 'uuid-1', turretName: 'navy', message: ODD[5]!, count: 1 },
+        { second: 0, turretUuid: null, turretName: null, message: 'NULL', count: 4 },
+      ];
+      await store.writeAggregates(run.id, first, firstErrors);
+      await store.writeAggregates(other.id, [row(2, 'All transactions', 9)], [{ second: 2, turretUuid: null, turretName: null, message: 'x', count: 1 }]);
+      // Duplicate keys across writes too, and odd texts.
+      const second: AggregateRow[] = [row(2, 'All transactions', 5, { errors: 1 }), ...ODD.map((s, i) => row(4, s, i + 1, { turretName: s }))];
+      const secondErrors: ErrorCountRow[] = [
+        { second: 2, turretUuid: 'uuid-1', turretName: 'navy', message: 'HTTP 503', count: 3 },
+        ...ODD.map((s, i) => ({ second: 4, turretUuid: 'uuid-1', turretName: 'navy', message: s, count: i + 1 })),
+      ];
+      await store.writeAggregates(run.id, second, secondErrors);
+      await store.writeAggregates(run.id, [], []);
+
+      const fix = (s: string) => s.replace(/\u0000/g, '\ufffd');
+      const bySecond = <T extends { second: number }>(list: T[]) =>
+        list
+          .map((r, i) => ({ r, i }))
+          .sort((x, y) => x.r.second - y.r.second || x.i - y.i)
+          .map((x) => x.r);
+      const expectedRows = bySecond([...first, ...second]).map((r) => ({ ...r, series: fix(r.series), turretName: r.turretName && fix(r.turretName) }));
+      const expectedErrors = bySecond([...firstErrors, ...secondErrors]).map((e) => ({ ...e, message: fix(e.message) }));
+      const got = await store.readAggregates(run.id);
+      assert.deepEqual(got.rows, expectedRows);
+      assert.deepEqual(got.errors, expectedErrors);
+
+      const theOther = await store.readAggregates(other.id);
+      assert.deepEqual(
+        theOther.rows.map((r) => r.hist.n),
+        [9],
+      );
+      assert.equal(theOther.errors.length, 1);
+    });
+
+    test('aggregates: reads page through big runs in order; floats and counts come back exact', async () => {
+      const run = await store.createRun({ name: 'aggregates-big', config: {}, hqId: null });
+      const full = Array.from({ length: 3328 }, (_, i) => [i, i === 3327 ? Number.MAX_SAFE_INTEGER : i + 1]).flat();
+      const special = [-0, 0.1 + 0.2, Number.MIN_VALUE, Number.MAX_VALUE, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 1 / 3];
+      // Far more rows than a read page, many of them in one second, so a page ends inside a second.
+      const rows: AggregateRow[] = Array.from({ length: 12_345 }, (_, i) => ({
+        second: i < 8_000 ? 5 : Math.floor(i / 100),
+        turretUuid: i % 3 ? `u${i % 3}` : null,
+        turretName: i % 3 ? `t${i % 3}` : null,
+        series: `s${i % 7}`,
+        errors: i % 5,
+        hist: {
+          n: i,
+          min: special[i % 8]!,
+          max: special[(i + 1) % 8]!,
+          mean: special[(i + 2) % 8]!,
+          m2: i / 7,
+          b: i === 42 ? full : i % 4 ? [i % 3000, i + 1] : [],
+        },
+      }));
+      const errors: ErrorCountRow[] = Array.from({ length: 6_001 }, (_, i) => ({
+        second: 9 - (i % 3),
+        turretUuid: null,
+        turretName: `t${i}`,
+        message: `m${i}`,
+        count: i + 1,
+      }));
+      await store.writeAggregates(run.id, rows.slice(0, 7_000), errors.slice(0, 3_000));
+      await store.writeAggregates(run.id, rows.slice(7_000), errors.slice(3_000));
+      const bySecond = <T extends { second: number }>(list: T[]) =>
+        list
+          .map((r, i) => ({ r, i }))
+          .sort((x, y) => x.r.second - y.r.second || x.i - y.i)
+          .map((x) => x.r);
+      const got = await store.readAggregates(run.id);
+      assert.equal(got.rows.length, rows.length);
+      assert.deepEqual(got.rows, bySecond(rows));
+      assert.deepEqual(got.errors, bySecond(errors));
+    });
+
+    test('aggregates: errors alone, rows alone, and a run with none', async () => {
+      const run = await store.createRun({ name: 'aggregates-parts', config: {}, hqId: null });
+      assert.deepEqual(await store.readAggregates(run.id), { rows: [], errors: [] });
+      await store.writeAggregates(run.id, [], []);
+      assert.deepEqual(await store.readAggregates(run.id), { rows: [], errors: [] });
+      const errors: ErrorCountRow[] = [{ second: 7, turretUuid: 'u', turretName: 't', message: 'timeout', count: 2 }];
+      await store.writeAggregates(run.id, [], errors);
+      const rows: AggregateRow[] = [
+        {
+          second: 7,
+          turretUuid: 'u',
+          turretName: 't',
+          series: 'All transactions',
+          errors: 2,
+          hist: { n: 2, min: 0.5, max: 0.75, mean: 0.625, m2: 0.03125, b: [1000, 2] },
+        },
+      ];
+      await store.writeAggregates(run.id, rows, []);
+      assert.deepEqual(await store.readAggregates(run.id), { rows, errors });
+    });
+
+    test('aggregates: a bad bucket list fails the whole write, nothing of it is stored', async () => {
+      const run = await store.createRun({ name: 'aggregates-bad', config: {}, hqId: null });
+      const good: AggregateRow = {
+        second: 0,
+        turretUuid: null,
+        turretName: null,
+        series: 's',
+        errors: 0,
+        hist: { n: 1, min: 1, max: 1, mean: 1, m2: 0, b: [5, 1] },
+      };
+      const bad: AggregateRow = { ...good, hist: { ...good.hist, b: [5, 0] } };
+      await assert.rejects(
+        store.writeAggregates(run.id, [good, bad], [{ second: 0, turretUuid: null, turretName: null, message: 'm', count: 1 }]),
+        /positive integer/,
+      );
+      // One the database refuses, after the JS side accepted it.
+      await assert.rejects(store.writeAggregates(run.id, [good], [{ second: 0, turretUuid: null, turretName: null, message: 'm', count: 1.5 }]), /bigint/);
+      assert.deepEqual(await store.readAggregates(run.id), { rows: [], errors: [] });
     });
 
     test('sql.query returns plain rows; numeric and bigint as numbers', async () => {

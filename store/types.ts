@@ -2,6 +2,7 @@
 // Postgres server through `pg`, and the embedded PGlite that `oct run` uses when no server is
 // configured. Both run the same SQL (store/schema.ts).
 import type { TurretState } from '../protocol/incoming.ts';
+import type { EncodedHistogram } from '../protocol/histogram.ts';
 import type { ResultBatch } from '../protocol/results.ts';
 
 export type RunState = 'waiting' | 'running' | 'draining' | 'finished' | 'failed';
@@ -47,6 +48,26 @@ export interface StatusChange {
   at: Date;
 }
 
+/** One histogram delta of one series, one second of one turret's test time (protocol/aggregate.ts). */
+export interface AggregateRow {
+  second: number;
+  turretUuid: string | null;
+  turretName: string | null;
+  series: string;
+  /** Values of the series recorded by failed transactions. */
+  errors: number;
+  hist: EncodedHistogram;
+}
+
+/** Failed transactions with one message in one second of one turret. */
+export interface ErrorCountRow {
+  second: number;
+  turretUuid: string | null;
+  turretName: string | null;
+  message: string;
+  count: number;
+}
+
 /** Plain SQL access, the same over both backends; report queries are written against it. */
 export interface SqlDriver {
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
@@ -69,8 +90,19 @@ export interface Store {
   updateRun(id: number, patch: RunPatch): Promise<void>;
   /** Writes the batches in one COPY; returns the number of rows written. */
   writeResults(runId: number, batches: ResultBatch[]): Promise<number>;
+  /**
+   * Appends aggregate deltas (several rows may share a key: they add up) in one transaction.
+   * Cost grows with the rows given, never with the results they stand for.
+   */
+  writeAggregates(runId: number, rows: AggregateRow[], errors: ErrorCountRow[]): Promise<void>;
+  /** Every aggregate delta of a run, as written (not merged), ordered by second. */
+  readAggregates(runId: number): Promise<{ rows: AggregateRow[]; errors: ErrorCountRow[] }>;
   upsertTurret(runId: number, turret: TurretRecord): Promise<void>;
   recordStatusChange(runId: number, change: StatusChange): Promise<void>;
+  /** The run's turrets, by first seen. */
+  listTurrets(runId: number): Promise<TurretRecord[]>;
+  /** The run's status changes, in time order. */
+  listStatusChanges(runId: number): Promise<StatusChange[]>;
   saveArtifact(runId: number, name: string, content: Buffer): Promise<void>;
   getArtifact(runId: number, name: string): Promise<Buffer | null>;
   close(): Promise<void>;

@@ -1,35 +1,55 @@
-// Collects canon results into columnar batches and hands each one, numbered, to the sender:
-// seq starts at 1 per turret process and grows by one per batch, so the HQ can prove from a
-// status's lastSeq that it has every batch.
+// Collects canon results and hands them, numbered, to the sender: each result is counted into the
+// per-second histogram deltas (protocol/aggregate.ts), shipped once a second, and — as the run's
+// `results_storage` asks — kept as a row in columnar batches. Both kinds of message share one seq,
+// which starts at 1 per turret process and grows by one per message, so the HQ can prove from a
+// status's lastSeq that it has every one and counts none twice.
+import { DeltaBuilder, encodeAggregate } from '../protocol/aggregate.ts';
 import { encodeBinaryBatch } from '../protocol/binary-batch.ts';
+import type { ResultsStorage } from '../protocol/orders.ts';
 import { ResultBatchBuilder, type ResultRow } from '../protocol/results.ts';
 import type { Sender } from './sender.ts';
 
 export class Batcher {
   private builder = new ResultBatchBuilder();
+  private readonly deltas = new DeltaBuilder();
   private seq = 0;
   private timer: NodeJS.Timeout | null = null;
+  private aggregateTimer: NodeJS.Timeout | null = null;
+  private rows: ResultsStorage = 'all';
   resultsRecorded = 0;
 
   constructor(
     private readonly sender: Sender,
     private readonly meta: { uuid: string; turret: string },
-    private readonly limits: { maxResults: number; maxMs: number },
+    private readonly limits: { maxResults: number; maxMs: number; aggregateMs?: number },
   ) {}
 
   get lastSeq(): number {
     return this.seq;
   }
 
+  /** Which results also travel as rows: the HQ's `results_storage` order. */
+  keepRows(policy: ResultsStorage): void {
+    this.rows = policy;
+  }
+
   add(row: ResultRow): void {
-    this.builder.add(row);
+    this.deltas.record(row.elapsed, row.scriptrunTime, row.error, row.customTimers);
     this.resultsRecorded++;
-    if (this.builder.count >= this.limits.maxResults) this.flush();
     // A timer only while results wait: an idle turret wakes nobody up.
-    else if (this.timer === null) this.timer = setTimeout(() => this.flush(), this.limits.maxMs);
+    if (this.aggregateTimer === null) this.aggregateTimer = setTimeout(() => this.flushAggregates(), this.limits.aggregateMs ?? 1000);
+    if (this.rows === 'none' || (this.rows === 'errors' && row.error === null)) return;
+    this.builder.add(row);
+    if (this.builder.count >= this.limits.maxResults) this.flushRows();
+    else if (this.timer === null) this.timer = setTimeout(() => this.flushRows(), this.limits.maxMs);
   }
 
   flush(): void {
+    this.flushRows();
+    this.flushAggregates();
+  }
+
+  private flushRows(): void {
     if (this.timer !== null) {
       clearTimeout(this.timer);
       this.timer = null;
@@ -37,7 +57,16 @@ export class Batcher {
     if (this.builder.count === 0) return;
     const count = this.builder.count;
     const batch = this.builder.build({ turretUuid: this.meta.uuid, turretName: this.meta.turret, seq: ++this.seq });
-    this.sender.enqueue(encodeBinaryBatch(batch, { ...this.meta, seq: this.seq }), count);
+    this.sender.enqueue(encodeBinaryBatch(batch, { ...this.meta, seq: this.seq, aggregated: true }), count);
+  }
+
+  private flushAggregates(): void {
+    if (this.aggregateTimer !== null) {
+      clearTimeout(this.aggregateTimer);
+      this.aggregateTimer = null;
+    }
+    if (this.deltas.empty) return;
+    this.sender.enqueue(encodeAggregate({ ...this.meta, seq: ++this.seq, seconds: this.deltas.take() }));
   }
 
   close(): void {

@@ -152,6 +152,9 @@ export class Turret {
       case 'kill':
         void this.exit(ExitCode.OK, 'killed', 'kill order');
         return;
+      case 'results_storage':
+        this.batcher.keepRows(order.msg);
+        return;
       case 'plan': {
         const parsed = parsePlanWire(order.msg);
         if (!parsed.ok || parsed.uuid !== this.uuid) return; // parseOrder validated it; another turret's plan

@@ -9,6 +9,7 @@ interface Args {
   out?: string;
   template?: string;
   'check-thresholds': boolean;
+  exact: boolean;
   junit?: string;
   verbose?: boolean | number;
 }
@@ -25,6 +26,11 @@ export const rebuildResultsCommand: CommandModule<object, Args> = {
       .option('template', { type: 'string', describe: "A project folder whose templates/report.html to use (default: the results folder's project)" })
       .option('check-thresholds', { type: 'boolean', default: false, describe: 'Exit with code 4 when a threshold fails' })
       .option('junit', { type: 'string', describe: 'Also write the thresholds as a JUnit XML file' })
+      .option('exact', {
+        type: 'boolean',
+        default: false,
+        describe: 'Percentiles from every stored result (SQL, cost grows with results) instead of the histograms (within 0.4%)',
+      })
       .check((a) => {
         if (!a['results-dir'] && !a['database-url'] && !process.env.OCT_DATABASE_URL) return 'give RESULTS_DIR or --database-url';
         if (!a['results-dir'] && !a.out) return 'with --database-url, say where to write: --out DIR';
@@ -40,6 +46,7 @@ export const rebuildResultsCommand: CommandModule<object, Args> = {
       outDir: args.out,
       projectDir: args.template,
       checkThresholds: args['check-thresholds'],
+      exact: args.exact,
       junit: args.junit,
       log: loggerFromArgs(args),
       write: (s) => process.stdout.write(s),

@@ -9,6 +9,7 @@ interface Args {
   out: string;
   template?: string;
   'check-thresholds': boolean;
+  exact: boolean;
   junit?: string;
   verbose?: boolean | number;
 }
@@ -25,6 +26,11 @@ export const reportCommand: CommandModule<object, Args> = {
       .option('template', { type: 'string', describe: 'A project folder whose templates/report.html replaces the default template' })
       .option('check-thresholds', { type: 'boolean', default: false, describe: 'Exit with code 4 when a threshold fails' })
       .option('junit', { type: 'string', describe: 'Also write the thresholds as a JUnit XML file' })
+      .option('exact', {
+        type: 'boolean',
+        default: false,
+        describe: 'Percentiles from every stored result (SQL, cost grows with results) instead of the histograms (within 0.4%)',
+      })
       .example('$0 report --database-url postgres://oct@db/oct --out ./report', 'Report on the latest finished run')
       .example('$0 report --run 12 --out ./r12 --check-thresholds --junit r12.xml', 'Judge run 12 in CI (OCT_DATABASE_URL set)'),
   handler: async (args) => {
@@ -34,6 +40,7 @@ export const reportCommand: CommandModule<object, Args> = {
       outDir: args.out,
       projectDir: args.template,
       checkThresholds: args['check-thresholds'],
+      exact: args.exact,
       junit: args.junit,
       log: loggerFromArgs(args),
       write: (s) => process.stdout.write(s),
