@@ -1,11 +1,13 @@
 // `npm run bench`: every figure of BENCHMARKS.md in one run on this machine, each against a peer
 // or a bound measured in the same run. Starts its own throwaway Postgres. `--only NAME[,NAME]`
-// runs some: hq-ingest, turret, scheduler, report, store.
+// runs some: hq-ingest, hq-merge, turret, scheduler, report, report-aggregates, store.
 import pg from 'pg';
 // @ts-expect-error plain ESM helper shared with the test runner
 import { startCluster } from '../scripts/pg-cluster.mjs';
 import { benchHqIngest, formatHqIngest } from './hq-ingest.ts';
+import { benchHqMerge, formatHqMerge } from './hq-merge.ts';
 import { benchReport } from './report.ts';
+import { benchReportAggregates, formatReportAggregates } from './report-aggregates.ts';
 import { benchSchedulerPrecision, formatSchedulerPrecision } from './scheduler-precision.ts';
 import { benchStoreIngest } from './store-ingest.ts';
 import { benchTurretEfficiency } from './turret-efficiency.ts';
@@ -37,6 +39,26 @@ try {
       `${fmt(r.storedPerSecond)}/s`,
       `sent ${fmt(r.sent)}, stored ${fmt(r.stored)}, lost ${r.lost}; received ${fmt(r.receivedPerSecond)}/s`,
     ]);
+  }
+  if (want('hq-merge')) {
+    console.log('== HQ merge: 100 simulated oct turrets (2 processes) × 100,000 results/s in per-second aggregates → one HQ → Postgres; peer: raw rows');
+    const r = await benchHqMerge({ turrets: 100, rate: 100_000, seconds: 10, rawSeconds: 5, url: await freshDatabase(), log: (l) => console.log(l) });
+    console.log(JSON.stringify(r));
+    console.log(formatHqMerge(r));
+    const w = r.merge.window;
+    rows.push([
+      `HQ merge: ${r.turrets} turrets' per-second aggregates (represented results/s merged)`,
+      `${fmt(w.resultsPerSecond)}/s`,
+      `HQ ${fmt(w.cpuCores, 2)} cores (${fmt(r.merge.cpuPerTurretSecondMs, 2)} ms per turret-second), loop delay p99 ${fmt(w.loopDelayP99Ms, 1)} ms, ${fmt(r.merge.messagesPerSecond)} msg/s, ${fmt(r.merge.bytesPerTurretPerSecond / 1000, 1)} kB/s per turret; lost ${r.merge.lost}`,
+    ]);
+    if (r.raw) {
+      const x = r.raw.window;
+      rows.push([
+        'HQ taking raw rows, same harness (2 senders, rows counted, not stored)',
+        `${fmt(x.resultsPerSecond)}/s`,
+        `HQ ${fmt(x.cpuCores, 2)} cores, JS thread ${fmt(x.elu * 100)}% busy, loop delay p99 ${fmt(x.loopDelayP99Ms, 1)} ms, ${fmt(r.raw.messagesPerSecond)} msg/s`,
+      ]);
+    }
   }
   if (want('turret')) {
     console.log('== Turret efficiency: one turret, 50 canons, HTTP GET vs autocannon -c 50, same core, same nginx');
@@ -75,6 +97,23 @@ try {
       `${fmt(r.reportSeconds, 2)} s`,
       `peak RSS ${fmt(r.peakRssMb)} MB (before the report ${fmt(r.rssBeforeReportMb)} MB); HTML ${fmt(r.htmlBytes / 1024)} KiB`,
     ]);
+  }
+  if (want('report-aggregates')) {
+    console.log(
+      '== Report from aggregates: 100M and 1M results (4 turrets × 3 series × 2,000 s), embedded and Postgres; peer: the exact SQL report over 1M rows',
+    );
+    const r = await benchReportAggregates({ url: await freshDatabase(), repeat: 3, log: (l) => console.log(l) });
+    console.log(JSON.stringify(r.stores));
+    console.log(formatReportAggregates(r.stores));
+    for (const s of r.stores) {
+      const of = (run: string, exact: boolean) => s.reports.find((x) => x.run === run && x.exact === exact)!;
+      const [big, small, exact] = [of('agg-100M', false), of('agg-1M', false), of('raw-1M', true)];
+      rows.push([
+        `Report from aggregates over 100,000,000 results, ${s.store}`,
+        `${fmt(big.coldSeconds, 2)} s`,
+        `1M results, same shape: ${fmt(small.coldSeconds, 2)} s; read + stats ${fmt(big.readStatsSeconds, 2)} s vs ${fmt(small.readStatsSeconds, 2)} s; exact SQL report over 1M rows: ${fmt(exact.coldSeconds, 2)} s`,
+      ]);
+    }
   }
   if (want('store')) {
     console.log('== Result writer alone, 200k rows: Postgres server and embedded (PGlite)');

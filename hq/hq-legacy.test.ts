@@ -10,6 +10,7 @@ import { memoryLogger } from '../common/log.ts';
 import { parseProjectConfig } from '../protocol/config.ts';
 import { openPostgresStore } from '../store/postgres.ts';
 import { createTestDatabase } from '../test/support/postgres.ts';
+import { generateReport } from '../report/generate.ts';
 import { Hq } from './hq.ts';
 import { simpleSink } from '../test/support/simple-sink.ts';
 
@@ -112,6 +113,27 @@ test('the legacy Python turret runs a whole test against the HQ', {
     assert.deepEqual(statuses, ['ready', 'Running', 'ready']);
     assert.equal(o.turrets[0]!.name, 'navigation');
     assert.equal(turret.exitCode, null, 'still alive, idle, after the stop');
+    // Its single results are aggregated by the HQ and reported like an oct turret's.
+    const report = await generateReport({
+      store,
+      runId: o.runId,
+      outDir: join(dir, 'report'),
+      config: { run_time: 3, results_ts_interval: 1, thresholds: {} },
+      log,
+    });
+    const all = report.summary.series.find((s) => s.total)!;
+    assert.match(report.summary.percentiles, /^histogram/);
+    assert.equal(all.overall.count, counted);
+    assert.equal(all.overall.errors, row!.errors);
+    const [timed] = await store.sql.query<{ n: number }>(`SELECT count(*)::int AS n FROM results WHERE run_id = $1 AND custom_timers ? 'Example_Timer'`, [
+      o.runId,
+    ]);
+    assert.equal(report.summary.series.find((s) => s.name === 'Example_Timer')?.overall.count, timed!.n);
+    assert.deepEqual(
+      report.summary.turretBreakdown.map((t) => [t.name, t.count]),
+      [['navigation', counted]],
+    );
+    assert.ok(all.overall.p50! >= 0.005 && all.overall.p50! <= 0.025, `p50 ${all.overall.p50}`);
   } finally {
     turret.kill('SIGKILL');
     await hq.close();

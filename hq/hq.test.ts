@@ -1,4 +1,5 @@
 // The HQ against fake turrets made of real ZeroMQ sockets, with a real Postgres store.
+import { DeltaBuilder, encodeAggregate } from '../protocol/aggregate.ts';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Hq } from './hq.ts';
@@ -125,6 +126,24 @@ test('duplicates and gaps in batch sequence numbers are counted, duplicates not 
   }
 });
 
+/** Aggregate messages a hostile or broken client might send: each must be refused whole. */
+function hostileAggregates(): string[][] {
+  const d = new DeltaBuilder();
+  for (let i = 0; i < 50; i++) d.record(1, 0.01 * (i + 1), null, null);
+  const valid = JSON.parse(encodeAggregate({ uuid: 'hostile', turret: 'bad', seq: 1, seconds: d.take() }));
+  const mutate = (f: (m: { seconds: { series: Record<string, unknown>[] }[] } & Record<string, unknown>) => void) => {
+    const m = structuredClone(valid);
+    f(m);
+    return [JSON.stringify(m)];
+  };
+  return [
+    mutate((m) => (m.precision = 3)), // a histogram of another precision
+    mutate((m) => ((m.seconds[0]!.series[0]!.b as number[])[1] = -5)), // a negative count
+    mutate((m) => (m.seconds[0]!.series[0]!.b = [99_999, 50])), // a bucket no histogram has
+    mutate((m) => (m.seconds = 'x'.repeat(1000) as never)), // corrupt
+  ];
+}
+
 test('every malformed kind is counted without disturbing another turret', async () => {
   const hq = await Hq.bind(options({ min_turrets: 1, run_time: 1, max_message_bytes: 64 * 1024 }));
   const good = await FakeTurret.connect(hq.endpoints, { name: 'good', oct: true });
@@ -148,6 +167,7 @@ test('every malformed kind is counted without disturbing another turret', async 
       ], // bad_binary
       ['a', 'b', 'c'], // bad_frames
       [Buffer.from([0xff, 0x00, 0xfe, 0x12])], // binary garbage: not_json
+      ...hostileAggregates(), // bad_aggregate, 4 kinds
     ];
     for (let i = 0; i < 10; i++) {
       sends.push(good.batch(100));
@@ -167,13 +187,43 @@ test('every malformed kind is counted without disturbing another turret', async 
       bad_field: 10,
       bad_binary: 10,
       bad_frames: 10,
+      bad_aggregate: 40,
+      series_cap: 0,
     });
     assert.equal(await storedRows(o.runId), 1000, "all of the good turret's results stored");
+    assert.equal(o.transactions, 1000, 'nothing of a refused aggregate was counted');
     const warnings = log.lines.filter((l) => l.includes('malformed message ignored'));
     assert.equal(warnings.filter((l) => l.includes('kind=not_json')).length, 1, 'logged once per kind');
   } finally {
     good.close();
     bad.close();
+    await hq.close();
+  }
+});
+
+test('a delta for a new custom timer series beyond the cap is counted as series_cap and not merged', async () => {
+  const hq = await Hq.bind(options({ min_turrets: 1, run_time: 1 }));
+  const t = await FakeTurret.connect(hq.endpoints, { name: 'many-timers', oct: true });
+  try {
+    const outcome = hq.run();
+    await t.status('ready');
+    await t.waitForOrder('start');
+    await t.status('running');
+    // A turret that does not fold its names: 105 custom timers, over three messages.
+    const d = new DeltaBuilder(1000);
+    for (let seq = 1; seq <= 3; seq++) {
+      for (let k = 0; k < 35; k++) d.record(1, 0.01, null, { [`timer-${seq}-${k}`]: 0.005 });
+      await t.raw([encodeAggregate({ uuid: 'many-timers-agg', turret: 'many-timers', seq, seconds: d.take() })]);
+    }
+    await t.waitForOrder('stop');
+    await t.status('ready');
+    const o = await outcome;
+    assert.equal(o.malformed.series_cap, 5, '105 names, the first 100 kept');
+    assert.equal(o.refusedSeries, 5);
+    assert.equal(o.transactions, 105, 'the transactions themselves count');
+    assert.equal(o.malformed.bad_aggregate, 0);
+  } finally {
+    t.close();
     await hq.close();
   }
 });

@@ -108,6 +108,7 @@ export class Ingest {
     // Like result batches, accepted before the turret's status (an HQ that restarted mid-run hears
     // results first); the seq stream still guards against counting one twice.
     if (!this.firstTime(m.uuid, m.seq)) return;
+    this.deps.metrics.aggregateReceived?.();
     const entry = this.deps.registry.get(m.uuid);
     const turret = { uuid: m.uuid, name: entry?.name ?? (m.turret || null) };
     let count = 0;

@@ -71,6 +71,8 @@ const RESTART_EVERY_MS = 1_500;
 const LEGACY_QUIET_MS = 1_000;
 const ANY_QUIET_MS = 300;
 const PLAN_RESEND_EVERY_MS = 1_000;
+// With turrets' aggregates every 500 ms, a breach is seen within about a second of happening.
+const JUDGE_THRESHOLDS_EVERY_MS = 500;
 
 export interface RunCounts {
   transactions: number;
@@ -275,10 +277,10 @@ export class Lifecycle {
     }
   }
 
-  /** Once a second: true when a threshold with abort_on_fail was breached and the run must stop. */
+  /** Twice a second: true when a threshold with abort_on_fail was breached and the run must stop. */
   private judgeThresholds(): boolean {
     const mono = this.deps.clock.monotonic();
-    if (mono - this.lastThresholdMono < 1000) return false;
+    if (mono - this.lastThresholdMono < JUDGE_THRESHOLDS_EVERY_MS) return false;
     this.lastThresholdMono = mono;
     this.deps.stats.fold();
     const breach = this.deps.thresholds.tick(this.elapsedSeconds());

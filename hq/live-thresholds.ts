@@ -1,4 +1,4 @@
-// Thresholds judged while the test runs, once a second, from the aggregator: over the run so far,
+// Thresholds judged while the test runs, twice a second, from the aggregator: over the run so far,
 // or over a sliding window ("<500ms over 30s"). The first breach of each is remembered (when, and
 // the value), and one with `abort_on_fail` asks the lifecycle to stop the whole run — every turret,
 // not one runner as k6's abortOnFail does under k6-operator.

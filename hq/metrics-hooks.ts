@@ -35,6 +35,8 @@ export interface HqMetricsHooks {
   turretHealth(name: string, uuid: string, health: TurretHealth): void;
   /** Results the HQ could not keep; must stay 0 (a non-zero value is a bug to report). */
   dropped(n: number): void;
+  /** Optional: one aggregate message accepted (counted in oct_messages_received_total). */
+  aggregateReceived?(): void;
   /** Optional: one status message received (counted in oct_messages_received_total). */
   statusReceived?(): void;
 }

@@ -20,7 +20,7 @@ export const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 
 
 const RUN_STATES: RunState[] = ['waiting', 'running', 'draining', 'finished', 'failed'];
 const TURRET_STATES: TurretState[] = ['ready', 'running', 'stopping', 'aborted', 'killed', 'lost', 'unknown'];
-const MESSAGE_TYPES = ['results', 'status', 'malformed', 'duplicate'] as const;
+const MESSAGE_TYPES = ['results', 'aggregate', 'status', 'malformed', 'duplicate'] as const;
 type MessageType = (typeof MESSAGE_TYPES)[number];
 
 export const TURRET_OTHER = 'other';
@@ -51,7 +51,7 @@ export class HqMetrics implements HqMetricsHooks {
   private readonly saturation: SaturationTracker;
   private readonly health = new Map<string, HealthRow>();
 
-  private readonly messages: Record<MessageType, number> = { results: 0, status: 0, malformed: 0, duplicate: 0 };
+  private readonly messages: Record<MessageType, number> = { results: 0, aggregate: 0, status: 0, malformed: 0, duplicate: 0 };
   private readonly malformedByKind = new Map<MalformedKind, number>(MALFORMED_KINDS.map((k) => [k, 0]));
   private droppedResults = 0;
   private runState: RunState = 'waiting';
@@ -98,6 +98,10 @@ export class HqMetrics implements HqMetricsHooks {
 
   observeBatch(): void {
     this.messages.results++;
+  }
+
+  aggregateReceived(): void {
+    this.messages.aggregate++;
   }
 
   malformed(kind: MalformedKind): void {

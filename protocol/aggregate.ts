@@ -11,7 +11,7 @@
 // The same second may come in several messages (a flush falls mid-second): deltas add up.
 // The HQ builds the same deltas itself from the single results of legacy turrets (`DeltaBuilder`).
 import { HISTOGRAM_PRECISION, LatencyHistogram, type EncodedHistogram, histogramProblem } from './histogram.ts';
-import { ALL_TRANSACTIONS_SERIES, type ResultBatch } from './results.ts';
+import { ALL_TRANSACTIONS_SERIES, INTENDED_LATENCY_SERIES, type ResultBatch } from './results.ts';
 
 export const AGGREGATE_VERSION = 1;
 /** Custom timer series per run beyond which names fold into OTHER_SERIES (turret) or are refused (HQ). */
@@ -68,6 +68,8 @@ export type ParsedAggregate = { ok: true; message: AggregateMessage } | { ok: fa
 /** Checks every field of an aggregate message from the network; nothing partial is ever returned. */
 export function parseAggregate(o: Record<string, unknown>): ParsedAggregate {
   const fail = (reason: string): ParsedAggregate => ({ ok: false, reason: `aggregate: ${reason}` });
+  // parseIncoming only passes objects, but this must never throw: `null.v` would (found by protocol/aggregate.test.ts).
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) return fail('message must be a JSON object');
   if (o.v !== AGGREGATE_VERSION) return fail(`unsupported version ${JSON.stringify(o.v)} (this HQ reads ${AGGREGATE_VERSION})`);
   if (o.precision !== HISTOGRAM_PRECISION) return fail(`histogram precision ${JSON.stringify(o.precision)}, expected ${HISTOGRAM_PRECISION}`);
   if (typeof o.uuid !== 'string' || o.uuid === '' || o.uuid.length > MAX_NAME) return fail('"uuid" must be a non-empty string');
@@ -177,6 +179,9 @@ export class DeltaBuilder {
 
   private seriesName(name: string): string {
     if (name === ALL_TRANSACTIONS_SERIES || name === OTHER_SERIES || name === '' || name.length > MAX_NAME) return OTHER_SERIES;
+    // oct's own series, not a custom timer: outside the cap, as the HQ's aggregator and parseAggregate's
+    // MAX_TIMER_SERIES + 3 count it. The canon adds it after the script's timers, so 100 of those used to fold it into "other".
+    if (name === INTENDED_LATENCY_SERIES) return name;
     if (this.timerNames.has(name)) return name;
     if (this.timerNames.size >= this.maxTimerSeries) return OTHER_SERIES;
     this.timerNames.add(name);

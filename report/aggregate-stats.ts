@@ -18,6 +18,8 @@ import {
   type StatsOptions,
   type TurretBreakdown,
   type TurretInfo,
+  compareNullsLast,
+  turretRow,
 } from './stats.ts';
 
 export const HISTOGRAM_PERCENTILE_METHOD = 'histogram (value at rank ceil(p·n), within 0.4%)' as const;
@@ -187,14 +189,6 @@ function displayHistogram(h: LatencyHistogram): HistogramBucket[] {
 // Byte order, as computeStats lists turrets (and as the database sorts text under the C collation).
 const byteOrder = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
 
-// Turrets as ORDER BY turret_name NULLS LAST, turret_uuid NULLS LAST lists them.
-function compareNullsLast(a: string | null, b: string | null): number {
-  if (a === b) return 0;
-  if (a === null) return 1;
-  if (b === null) return -1;
-  return byteOrder(a, b);
-}
-
 /** Run() times per turret: every transaction is one, so they cover the turret's whole activity. */
 function turretBreakdown(rows: AggregateRow[], duration: number): TurretBreakdown[] {
   const turrets = new Map<string, { uuid: string | null; name: string | null; tally: Tally; first: number; last: number }>();
@@ -209,25 +203,7 @@ function turretBreakdown(rows: AggregateRow[], duration: number): TurretBreakdow
   }
   return [...turrets.values()]
     .sort((a, b) => compareNullsLast(a.name, b.name) || compareNullsLast(a.uuid, b.uuid))
-    .map((tur) => {
-      const st = tur.tally.stats(duration);
-      return {
-        uuid: tur.uuid,
-        name: tur.name ?? tur.uuid ?? '(unnamed)',
-        rawName: tur.name,
-        count: st.count,
-        errors: st.errors,
-        min: st.min,
-        mean: st.mean,
-        p50: st.p50,
-        p95: st.p95,
-        p99: st.p99,
-        max: st.max,
-        throughput: st.throughput,
-        firstElapsed: tur.first,
-        lastElapsed: tur.last,
-      };
-    });
+    .map((tur) => turretRow(tur.uuid, tur.name, tur.tally.stats(duration), tur.first, tur.last));
 }
 
 /** The most frequent messages (then by message, byte order), and how many distinct ones there are. */

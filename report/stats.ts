@@ -444,8 +444,28 @@ class Folded {
   }
 }
 
+/** One turret's line of the breakdown; legacy turrets send no name and are shown by uuid. */
+export function turretRow(uuid: string | null, name: string | null, st: LatencyStats, first: number | null, last: number | null): TurretBreakdown {
+  return {
+    uuid,
+    name: name ?? uuid ?? '(unnamed)',
+    rawName: name,
+    count: st.count,
+    errors: st.errors,
+    min: st.min,
+    mean: st.mean,
+    p50: st.p50,
+    p95: st.p95,
+    p99: st.p99,
+    max: st.max,
+    throughput: st.throughput,
+    firstElapsed: first,
+    lastElapsed: last,
+  };
+}
+
 // Turrets as ORDER BY turret_name NULLS LAST, turret_uuid NULLS LAST would list them (byte order).
-function compareNullsLast(a: string | null, b: string | null): number {
+export function compareNullsLast(a: string | null, b: string | null): number {
   if (a === b) return 0;
   if (a === null) return 1;
   if (b === null) return -1;
@@ -596,25 +616,16 @@ export async function computeStats(sql: SqlDriver, opts: StatsOptions): Promise<
 
   const turretBreakdown = [...folded.perTurret.entries()]
     .sort(([, a], [, b]) => compareNullsLast(a.t, b.t) || compareNullsLast(a.u, b.u))
-    .map(([key, tur]): TurretBreakdown => {
-      const st = fill(tur.acc, duration, (rank) => rankValue.get(`2:${key}:${rank}`));
-      return {
-        uuid: tur.u,
-        name: tur.t ?? tur.u ?? '(unnamed)',
-        rawName: tur.t,
-        count: st.count,
-        errors: st.errors,
-        min: st.min,
-        mean: st.mean,
-        p50: st.p50,
-        p95: st.p95,
-        p99: st.p99,
-        max: st.max,
-        throughput: st.throughput,
-        firstElapsed: tur.first,
-        lastElapsed: tur.last,
-      };
-    });
+    .map(
+      ([key, tur]): TurretBreakdown =>
+        turretRow(
+          tur.u,
+          tur.t,
+          fill(tur.acc, duration, (rank) => rankValue.get(`2:${key}:${rank}`)),
+          tur.first,
+          tur.last,
+        ),
+    );
 
   return {
     runId,

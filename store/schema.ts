@@ -58,8 +58,8 @@ export const MIGRATIONS: string[] = [
   `,
   // Per-second histogram deltas (store/aggregate-writer.ts) and error counts, appended and never
   // merged on write: a second may arrive in several pieces. seq keeps the order rows were written
-  // in, which a sort by second alone would lose (Postgres sorts are not stable). Buckets are
-  // varints (store/histogram-bytes.ts).
+  // in, which a sort by second alone would lose; reads sort by (second, seq) themselves and fetch
+  // ranges of seconds, so the index leaves seq out. Buckets are varints (store/histogram-bytes.ts).
   `
   CREATE TABLE aggregates (
     run_id       bigint NOT NULL,
@@ -76,7 +76,7 @@ export const MIGRATIONS: string[] = [
     buckets      bytea NOT NULL,
     seq          bigint GENERATED ALWAYS AS IDENTITY
   );
-  CREATE INDEX aggregates_run_second ON aggregates (run_id, second, seq);
+  CREATE INDEX aggregates_run_second ON aggregates (run_id, second);
   CREATE TABLE error_counts (
     run_id       bigint NOT NULL,
     second       integer NOT NULL,
@@ -86,6 +86,6 @@ export const MIGRATIONS: string[] = [
     count        bigint NOT NULL,
     seq          bigint GENERATED ALWAYS AS IDENTITY
   );
-  CREATE INDEX error_counts_run ON error_counts (run_id, second, seq);
+  CREATE INDEX error_counts_run_second ON error_counts (run_id, second);
   `,
 ];

@@ -54,12 +54,12 @@ function json(v: unknown): string | null {
   return v === undefined || v === null ? null : JSON.stringify(v);
 }
 
-// Aggregates go in as one JSON text per table, expanded by json_to_recordset: measured here
-// faster than unnest over per-column array literals (PGlite ≈58k rows/s against ≈42k, Postgres
-// ≈98k against ≈87k, 10k-row writes). COPY is faster still but takes one statement per table,
-// and a write must be one transaction: one statement is, on either driver, without holding a
-// session (the CTE's insert runs whether or not the outer query reads it). json_to_recordset
-// keeps array order, and seq is assigned in it.
+// Aggregates go in as one JSON text per table, expanded by json_to_recordset: 15-20% faster here
+// than unnest over per-column array literals, on PGlite and on Postgres (10k-row writes, run
+// interleaved). COPY is faster still (≈1.5x on PGlite, ≈2x on Postgres) but takes a statement
+// per table, each on its own connection, and a write must be one transaction: one statement is,
+// on either driver, without holding a session (the CTE's insert runs whether or not the outer
+// query reads it). json_to_recordset keeps array order, and seq is assigned in it.
 const WRITE_AGGREGATES_SQL = `
   WITH a AS (
     INSERT INTO aggregates (run_id, second, turret_uuid, turret_name, series, n, errors, vmin, vmax, vmean, m2, buckets)
@@ -95,55 +95,77 @@ function errorCountsJson(errors: readonly ErrorCountRow[]): string {
 }
 
 // Reads come back a page at a time, each column aggregated into one text: PGlite parses every
-// field of every result row in JavaScript (≈2 µs each), so 200k rows of 11 fields took ≈7 s as
-// rows and ≈1.5 s as columns; on Postgres both are bound by the hex transfer. Pages keep each text
-// far below Postgres' 1 GB and V8's 512 MB string limits, even for full 3328-bucket histograms.
-// The aggregates have no ORDER BY of their own (on Postgres 15 each would sort the page again,
-// ≈30% of the read): they all take the same rows in the same order, so their elements line up,
-// and readPages puts the rows in (second, seq) order.
+// field of every result row in JavaScript (≈2 µs each), so 200k rows of 11 fields took 8-11 s as
+// rows and 2-3 s as columns; on Postgres both take 1-2 s, bound by the hex transfer. Pages keep
+// each text far below Postgres' 1 GB and V8's 512 MB string limits, even for full 3328-bucket
+// histograms, unless one second alone holds tens of thousands of rows.
+//
+// A page is a range of seconds holding about READ_PAGE_ROWS rows, found from the per-second
+// counts first: keyset pages (ORDER BY ... LIMIT) were planned, before the table's first ANALYZE,
+// as a sort of the whole rest of the run for every page. The aggregates have no ORDER BY (each
+// would sort again): they take the same rows in the same order, so their elements line up, and
+// readPages puts the rows in (second, seq) order. All pages are read in one snapshot.
 const READ_PAGE_ROWS = 5_000;
-const page = (table: string) => `FROM (SELECT * FROM ${table} WHERE run_id = $1 AND (second, seq) > ($2, $3) ORDER BY second, seq LIMIT ${READ_PAGE_ROWS}) p`;
+const inRange = (table: string) => `FROM ${table} WHERE run_id = $1 AND second BETWEEN $2 AND $3`;
 const READ_AGGREGATES_SQL = `
   SELECT string_agg(concat_ws(',', second, seq, n, errors, vmin, vmax, vmean, m2, octet_length(buckets)), ',') AS nums,
          json_agg(turret_uuid)::text AS uuids, json_agg(turret_name)::text AS names, json_agg(series)::text AS series,
          encode(string_agg(buckets, ''::bytea), 'hex') AS buckets
-  ${page('aggregates')}`;
+  ${inRange('aggregates')}`;
 const READ_ERROR_COUNTS_SQL = `
   SELECT string_agg(concat_ws(',', second, seq, count), ',') AS nums,
          json_agg(turret_uuid)::text AS uuids, json_agg(turret_name)::text AS names, json_agg(message)::text AS messages
-  ${page('error_counts')}`;
+  ${inRange('error_counts')}`;
+const secondCountsSql = (table: string) =>
+  `SELECT string_agg(second || ',' || n, ',' ORDER BY second) AS counts FROM (SELECT second, count(*) AS n FROM ${table} WHERE run_id = $1 GROUP BY second) c`;
 
 /** float8 prints each value so that it reads back exactly; JSON.parse is the fastest reader, but has no NaN or Infinity. */
 function parseNumbers(text: string): number[] {
   return /[IN]/.test(text) ? text.split(',').map(Number) : (JSON.parse(`[${text}]`) as number[]);
 }
 
+/** Ranges of seconds, [first, last], of about `rows` rows each (one second is never split), from "second,count,..." text. */
+function secondRanges(counts: string | null | undefined, rows: number): [number, number][] {
+  if (!counts) return [];
+  const c = parseNumbers(counts);
+  const ranges: [number, number][] = [];
+  let first = c[0]!;
+  let held = 0;
+  for (let k = 0; k < c.length; k += 2) {
+    if (held && held + c[k + 1]! > rows) {
+      ranges.push([first, c[k - 2]!]);
+      first = c[k]!;
+      held = 0;
+    }
+    held += c[k + 1]!;
+  }
+  ranges.push([first, c[c.length - 2]!]);
+  return ranges;
+}
+
 /**
- * Runs a keyset-paged column query to the end. Each page's `nums` holds `width` numbers a row,
- * (second, seq, ...) first; `take` turns the page into rows, which come out in (second, seq) order.
+ * Reads a table of a run page by page (see above). Each page's `nums` holds `width` numbers a
+ * row, (second, seq, ...) first; `take` turns the page into rows, which come out in (second, seq) order.
  */
 async function readPages<P extends { nums: string | null }, R>(
-  sql: SqlDriver,
+  session: SqlSession,
+  table: string,
   query: string,
   runId: number,
   width: number,
   take: (page: P, nums: number[]) => R[],
 ): Promise<R[]> {
   const out: R[] = [];
-  let second = -1;
-  let seq = 0;
-  for (;;) {
-    const [page] = await sql.query<P>(query, [runId, second, seq]);
-    if (!page?.nums) return out;
+  const [counts] = await session.query<{ counts: string | null }>(secondCountsSql(table), [runId]);
+  for (const [first, last] of secondRanges(counts?.counts, READ_PAGE_ROWS)) {
+    const [page] = await session.query<P>(query, [runId, first, last]);
+    if (!page?.nums) continue;
     const nums = parseNumbers(page.nums);
     const rows = take(page, nums);
-    // Linear on rows already in order, as they come in practice; the page's last key is where the next starts.
     const order = rows.map((_, i) => i * width).sort((x, y) => nums[x]! - nums[y]! || nums[x + 1]! - nums[y + 1]!);
     for (const k of order) out.push(rows[k / width]!);
-    if (rows.length < READ_PAGE_ROWS) return out;
-    second = nums[order[order.length - 1]!]!;
-    seq = nums[order[order.length - 1]! + 1]!;
   }
+  return out;
 }
 
 interface AggregatePage {
@@ -250,7 +272,22 @@ export class SqlStore implements Store {
   }
 
   async readAggregates(runId: number): Promise<{ rows: AggregateRow[]; errors: ErrorCountRow[] }> {
-    const rows = await readPages<AggregatePage, AggregateRow>(this.sql, READ_AGGREGATES_SQL, runId, 9, (page, nums) => {
+    return this.sql.withSession(async (session) => {
+      // One snapshot for every page of both tables, so a write committing meanwhile is all in or all out.
+      await session.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      try {
+        const result = await this.readAggregatesIn(session, runId);
+        await session.query('COMMIT');
+        return result;
+      } catch (err) {
+        await session.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      }
+    });
+  }
+
+  private async readAggregatesIn(session: SqlSession, runId: number): Promise<{ rows: AggregateRow[]; errors: ErrorCountRow[] }> {
+    const rows = await readPages<AggregatePage, AggregateRow>(session, 'aggregates', READ_AGGREGATES_SQL, runId, 9, (page, nums) => {
       const uuids = JSON.parse(page.uuids) as (string | null)[];
       const names = JSON.parse(page.names) as (string | null)[];
       const series = JSON.parse(page.series) as string[];
@@ -264,7 +301,7 @@ export class SqlStore implements Store {
       }
       return out;
     });
-    const errors = await readPages<ErrorCountPage, ErrorCountRow>(this.sql, READ_ERROR_COUNTS_SQL, runId, 3, (page, nums) => {
+    const errors = await readPages<ErrorCountPage, ErrorCountRow>(session, 'error_counts', READ_ERROR_COUNTS_SQL, runId, 3, (page, nums) => {
       const uuids = JSON.parse(page.uuids) as (string | null)[];
       const names = JSON.parse(page.names) as (string | null)[];
       const messages = JSON.parse(page.messages) as string[];

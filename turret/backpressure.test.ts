@@ -59,11 +59,13 @@ test('no HQ reading: bounded buffer, canons held, nothing lost once it is back',
   const pull = new zmq.Pull({ linger: 0 });
   await pull.bind(`tcp://127.0.0.1:${rcPort}`);
   const batches: ResultBatch[] = [];
+  const aggregateSeqs: number[] = [];
   const statuses: TurretStatus[] = [];
   const receiving = (async () => {
     for await (const frames of pull) {
       const m = parseIncoming(frames, { maxMessageBytes: 1 << 26 });
       if (m.kind === 'results') batches.push(m.batch);
+      if (m.kind === 'aggregate') aggregateSeqs.push(m.message.seq);
       if (m.kind === 'status') statuses.push(m.status);
     }
   })().catch(() => {});
@@ -74,10 +76,16 @@ test('no HQ reading: bounded buffer, canons held, nothing lost once it is back',
   while (!statuses.some((s) => s.state === 'killed') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   const final = statuses.find((s) => s.state === 'killed')!;
   assert.ok(final, 'final status arrived');
+  // Result batches and aggregates share one seq stream.
+  assert.deepEqual(
+    [...batches.map((b) => b.seq!), ...aggregateSeqs].sort((a, b) => a - b),
+    Array.from({ length: final.lastSeq! }, (_, i) => i + 1),
+    'every message, none lost',
+  );
   assert.deepEqual(
     batches.map((b) => b.seq),
-    Array.from({ length: final.lastSeq! }, (_, i) => i + 1),
-    'every batch, in order, none lost',
+    batches.map((b) => b.seq).sort((a, b) => a! - b!),
+    'in order',
   );
   const total = batches.reduce((n, b) => n + b.count, 0);
   // Held back: while the HQ was away canons could run at most the HWM plus our bound's worth.

@@ -1,5 +1,5 @@
 // Collects canon results and hands them, numbered, to the sender: each result is counted into the
-// per-second histogram deltas (protocol/aggregate.ts), shipped once a second, and — as the run's
+// per-second histogram deltas (protocol/aggregate.ts), shipped twice a second, and — as the run's
 // `results_storage` asks — kept as a row in columnar batches. Both kinds of message share one seq,
 // which starts at 1 per turret process and grows by one per message, so the HQ can prove from a
 // status's lastSeq that it has every one and counts none twice.
@@ -8,6 +8,9 @@ import { encodeBinaryBatch } from '../protocol/binary-batch.ts';
 import type { ResultsStorage } from '../protocol/orders.ts';
 import { ResultBatchBuilder, type ResultRow } from '../protocol/results.ts';
 import type { Sender } from './sender.ts';
+
+// Twice a second: live thresholds see a breach within about a second of it (docs/statistics.md).
+const AGGREGATE_EVERY_MS = 500;
 
 export class Batcher {
   private builder = new ResultBatchBuilder();
@@ -37,7 +40,7 @@ export class Batcher {
     this.deltas.record(row.elapsed, row.scriptrunTime, row.error, row.customTimers);
     this.resultsRecorded++;
     // A timer only while results wait: an idle turret wakes nobody up.
-    if (this.aggregateTimer === null) this.aggregateTimer = setTimeout(() => this.flushAggregates(), this.limits.aggregateMs ?? 1000);
+    if (this.aggregateTimer === null) this.aggregateTimer = setTimeout(() => this.flushAggregates(), this.limits.aggregateMs ?? AGGREGATE_EVERY_MS);
     if (this.rows === 'none' || (this.rows === 'errors' && row.error === null)) return;
     this.builder.add(row);
     if (this.builder.count >= this.limits.maxResults) this.flushRows();

@@ -54,9 +54,9 @@ test('SIGTERM: in-flight iterations finish, every batch arrives, the final statu
     const mine = hq.batches.filter((b) => b.turretUuid === t.uuid);
     assert.ok(final.lastSeq! >= 5);
     assert.deepEqual(
-      mine.map((b) => b.seq),
+      hq.seqsOf(t.uuid),
       Array.from({ length: final.lastSeq! }, (_, i) => i + 1),
-      'every batch 1..lastSeq, none missing',
+      'every message 1..lastSeq, batches and aggregates, none missing',
     );
     assert.equal(final.reason, 'received SIGTERM');
     const received = mine.reduce((n, b) => n + b.count, 0);

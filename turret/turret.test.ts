@@ -88,11 +88,22 @@ test('start: binary batches with increasing seq; timers reset per iteration; emp
   const mine = hq.batches.filter((b) => b.turretUuid === t.uuid);
   assert.deepEqual(
     mine.map((b) => b.seq),
-    mine.map((_, i) => i + 1),
-    'seq 1, 2, 3… in order',
+    mine.map((b) => b.seq).sort((a, b) => a! - b!),
+    'batches in seq order',
+  );
+  const seqs = hq.seqsOf(t.uuid);
+  assert.deepEqual(
+    seqs,
+    seqs.map((_, i) => i + 1),
+    'seq 1, 2, 3… over batches and aggregates, none missing',
   );
   const final = await finalStatus(t.uuid, 'killed');
-  assert.equal(final.lastSeq, mine.length);
+  assert.equal(final.lastSeq, seqs.length);
+  assert.equal(
+    hq.aggregatedOf(t.uuid),
+    mine.reduce((n, b) => n + b.count, 0),
+    'the aggregates count every result the rows hold',
+  );
   const running = hq.statusesOf(t.uuid).filter((s) => s.state === 'running');
   assert.ok(
     running.every((s) => (s.canonsRunning ?? 0) <= 3),
@@ -135,7 +146,7 @@ test('stop lets in-flight iterations finish and report, goes back to ready; a se
   const rowsAtStop = mine().flatMap(hqRows);
   assert.equal(rowsAtStop.length, 4, 'two iterations per canon, the in-flight one included');
   assert.ok(rowsAtStop.every((r) => r.error === null && r.customTimers.done === 1));
-  assert.equal(back.lastSeq, mine().at(-1)!.seq, 'the ready status names the last batch');
+  assert.equal(back.lastSeq, hq.lastSeqOf(t.uuid), 'the ready status names the last message');
   await new Promise((r) => setTimeout(r, 400));
   assert.equal(mine().flatMap(hqRows).length, 4, 'nothing runs after stop');
   await hq.send(orders.start());
@@ -177,8 +188,7 @@ test('a synchronous busy run() does not starve orders', async () => {
   await hq.send(orders.kill());
   assert.equal(await t.exit, ExitCode.OK);
   const final = await finalStatus(t.uuid, 'killed');
-  const mine = hq.batches.filter((b) => b.turretUuid === t.uuid);
-  assert.equal(final.lastSeq, mine.at(-1)!.seq);
+  assert.equal(final.lastSeq, hq.lastSeqOf(t.uuid));
 });
 
 test('a throwing constructor aborts the turret with a reason naming the script', async () => {

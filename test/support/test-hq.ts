@@ -1,6 +1,7 @@
 // A minimal HQ for turret tests: real PULL + PUB sockets on 127.0.0.1 random ports, parsing what
 // arrives with the same protocol code the real HQ uses.
 import * as zmq from 'zeromq';
+import type { AggregateMessage } from '../../protocol/aggregate.ts';
 import { type Incoming, parseIncoming, type TurretStatus } from '../../protocol/incoming.ts';
 import { encodeOrder, type Order } from '../../protocol/orders.ts';
 import { batchRows, type ResultBatch, type ResultRow } from '../../protocol/results.ts';
@@ -9,12 +10,31 @@ export class TestHq {
   readonly statuses: TurretStatus[] = [];
   readonly batches: ResultBatch[] = [];
   readonly invalid: Incoming[] = [];
+  readonly aggregates: AggregateMessage[] = [];
   readonly pull = new zmq.Pull({ linger: 0 });
   readonly pub = new zmq.Publisher({ linger: 0 });
   publishPort = 0;
   rcPort = 0;
   private waiters: (() => void)[] = [];
   private loop: Promise<void> | null = null;
+
+  /** Every seq a turret used, result batches and aggregates alike (one stream), ascending. */
+  seqsOf(uuid: string): number[] {
+    const batches = this.batches.filter((b) => b.turretUuid === uuid).map((b) => b.seq!);
+    const aggregates = this.aggregates.filter((a) => a.uuid === uuid).map((a) => a.seq);
+    return [...batches, ...aggregates].sort((a, b) => a - b);
+  }
+
+  lastSeqOf(uuid: string): number {
+    return this.seqsOf(uuid).at(-1) ?? 0;
+  }
+
+  /** Transactions a turret counted in its aggregates. */
+  aggregatedOf(uuid: string): number {
+    let n = 0;
+    for (const a of this.aggregates) if (a.uuid === uuid) for (const s of a.seconds) for (const d of s.series) if (d.name === 'All transactions') n += d.hist.n;
+    return n;
+  }
 
   static async start(): Promise<TestHq> {
     const hq = new TestHq();
@@ -32,6 +52,7 @@ export class TestHq {
         const msg = parseIncoming(frames, { maxMessageBytes: 64 * 1024 * 1024 });
         if (msg.kind === 'status') this.statuses.push(msg.status);
         else if (msg.kind === 'results') this.batches.push(msg.batch);
+        else if (msg.kind === 'aggregate') this.aggregates.push(msg.message);
         else this.invalid.push(msg);
         for (const w of this.waiters.splice(0)) w();
       }
