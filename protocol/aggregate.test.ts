@@ -442,6 +442,11 @@ const cases: [string, (w: Wire) => unknown, RegExp][] = [
   ],
   ['a histogram with max beyond a day', (w) => void (w.seconds[0]!.series[0]!.max = MAX_LATENCY_SECONDS + 1), /"max" 86401 s is beyond/],
   ['e > n', (w) => void (w.seconds[0]!.series[1]!.e = (w.seconds[0]!.series[1]!.n as number) + 1), /seconds\[0\]\.series\[1\]\.e must be an integer in 0\.\.n/],
+  [
+    'an empty series with forged moments',
+    (w) => void Object.assign(w.seconds[0]!.series[1]!, { n: 0, e: 0, b: [], min: 5, max: 1 }),
+    /series\[1\]: an empty series is not a delta|"mean" must lie/,
+  ],
   ['e negative', (w) => void (w.seconds[0]!.series[1]!.e = -1), /series\[1\]\.e/],
   ['e fractional', (w) => void (w.seconds[0]!.series[1]!.e = 0.5), /series\[1\]\.e/],
   ['e a string', (w) => void (w.seconds[0]!.series[1]!.e = '0'), /series\[1\]\.e/],
@@ -511,8 +516,10 @@ test('a turret name of the wrong type is not refused but dropped; a long one is 
 });
 
 test('extra fields anywhere, and a __proto__ key, do not leak into what is accepted', () => {
-  const text = encodeAggregate(messageOf([{ second: 1, series: [{ name: ALL, errors: 0, hist: new LatencyHistogram().encode() }], errors: [] }]))
-    .replace('"n":0', '"n":0,"__proto__":{"polluted":1},"extra":[1,2]')
+  const one = new LatencyHistogram();
+  one.record(0.01);
+  const text = encodeAggregate(messageOf([{ second: 1, series: [{ name: ALL, errors: 0, hist: one.encode() }], errors: [] }]))
+    .replace('"n":1', '"n":1,"__proto__":{"polluted":1},"extra":[1,2]')
     .replace('"s":1', '"s":1,"__proto__":{"polluted":1}');
   const r = parse(JSON.parse(text));
   assert.ok(r.ok, r.ok ? '' : r.reason);

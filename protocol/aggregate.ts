@@ -94,6 +94,7 @@ export function parseAggregate(o: Record<string, unknown>): ParsedAggregate {
       const problem = histogramProblem(hist);
       if (problem) return fail(`${where} (${name.slice(0, 60)}): ${problem}`);
       const h = hist as unknown as EncodedHistogram;
+      if (h.n === 0) return fail(`${where}: an empty series is not a delta`);
       if (typeof e !== 'number' || !Number.isInteger(e) || e < 0 || e > h.n) return fail(`${where}.e must be an integer in 0..n`);
       series.push({ name, errors: e, hist: { n: h.n, min: h.min, max: h.max, mean: h.mean, m2: h.m2, b: h.b } });
     }
