@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { Registry } from 'prom-client';
 import { type Clock, systemClock } from '../common/clock.ts';
 import { createLogger, type Logger } from '../common/log.ts';
-import { MALFORMED_KINDS, type MalformedKind, type TurretHealth, type TurretState } from '../protocol/incoming.ts';
+import { MALFORMED_KINDS, type MalformedKind, RUN_STATES, TURRET_STATES, type TurretHealth, type TurretState } from '../protocol/incoming.ts';
 import { ALL_TRANSACTIONS_SERIES } from '../protocol/results.ts';
 import type { RunState } from '../store/types.ts';
 import type { Aggregator, TurretCounts } from './aggregator.ts';
@@ -18,8 +18,6 @@ import { SaturationTracker } from './metrics-saturation.ts';
 /** Web latencies: 1 ms to 1 min, denser where most requests land (10 ms – 1 s). */
 export const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30, 60];
 
-const RUN_STATES: RunState[] = ['waiting', 'running', 'draining', 'finished', 'failed'];
-const TURRET_STATES: TurretState[] = ['ready', 'running', 'stopping', 'aborted', 'killed', 'lost', 'unknown'];
 const MESSAGE_TYPES = ['results', 'aggregate', 'status', 'malformed', 'duplicate'] as const;
 type MessageType = (typeof MESSAGE_TYPES)[number];
 

@@ -2,9 +2,7 @@
 // and when it was last heard. The registry decides states (including `lost`); it does no I/O —
 // changes go to `onChange`, which the HQ queues for the store off the socket loop.
 import type { Clock } from '../common/clock.ts';
-import type { TurretHealth, TurretState, TurretStatus } from '../protocol/incoming.ts';
-
-export const TURRET_STATES: TurretState[] = ['ready', 'running', 'stopping', 'aborted', 'killed', 'lost', 'unknown'];
+import { TURRET_STATES, type TurretHealth, type TurretState, type TurretStatus } from '../protocol/incoming.ts';
 
 /** States a turret does not come back from by itself (a lost turret may still speak again). */
 const GONE: ReadonlySet<TurretState> = new Set(['aborted', 'killed', 'lost']);

@@ -6,7 +6,13 @@ import { decodeBinaryBatch } from './binary-batch.ts';
 import { type LoadReport, parseLoadReport } from './load-report.ts';
 import { type ResultBatch, ResultBatchBuilder } from './results.ts';
 
-export type TurretState = 'ready' | 'running' | 'stopping' | 'aborted' | 'killed' | 'lost' | 'unknown';
+/** Every state a turret can be in, in the order they are reported. */
+export const TURRET_STATES = ['ready', 'running', 'stopping', 'aborted', 'killed', 'lost', 'unknown'] as const;
+export type TurretState = (typeof TURRET_STATES)[number];
+
+/** Every state of a run, in order: shared by the store, the HQ and the reports. */
+export const RUN_STATES = ['waiting', 'running', 'draining', 'finished', 'failed'] as const;
+export type RunState = (typeof RUN_STATES)[number];
 
 export interface TurretHealth {
   /** Event-loop utilisation of the turret process, 0..1. */

@@ -5,7 +5,8 @@ import type { TurretState } from '../protocol/incoming.ts';
 import type { EncodedHistogram } from '../protocol/histogram.ts';
 import type { ResultBatch } from '../protocol/results.ts';
 
-export type RunState = 'waiting' | 'running' | 'draining' | 'finished' | 'failed';
+export type { RunState } from '../protocol/incoming.ts';
+import type { RunState } from '../protocol/incoming.ts';
 
 export interface RunInfo {
   id: number;
