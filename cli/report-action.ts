@@ -4,7 +4,7 @@ import type { Logger } from '../common/log.ts';
 import { generateReport, printSummary } from '../report/generate.ts';
 import { writeJunit } from '../report/junit.ts';
 import { ExitCode } from '../common/exit-codes.ts';
-import { reportExitCode } from './verdict.ts';
+import { reportExitCode } from '../report/exit-code.ts';
 import { openResults, pickRun, projectOf, runConfig, SourceError } from './results-source.ts';
 
 export interface ReportActionOptions {

@@ -4,17 +4,13 @@
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from '../common/log.ts';
-import { Hq, type RunOutcome } from '../hq/hq.ts';
-import { startHttpServer } from '../hq/http-server.ts';
-import { metricsRoute } from '../hq/metrics.ts';
-import { generateReport, printSummary } from '../report/generate.ts';
+import { HqService, type ServiceResult } from '../hq/service.ts';
+import { printSummary } from '../report/generate.ts';
 import { parseThresholds } from '../report/thresholds.ts';
 import { writeJunit } from '../report/junit.ts';
 import { openStore } from '../store/open.ts';
 import type { Store } from '../store/types.ts';
 import { ExitCode } from '../common/exit-codes.ts';
-import { reportExitCode } from './verdict.ts';
-import { hqObservers } from './hq-hooks.ts';
 import { type LocalTurret, logTail, startLocalTurrets, stopLocalTurrets } from './local-turrets.ts';
 import { createProgress } from './progress.ts';
 import type { Project } from '../common/project.ts';
@@ -53,8 +49,7 @@ export async function runProject(opts: RunOptions): Promise<number> {
 
   const progress = createProgress({ enabled: opts.progress, bar: config.progress_bar, out: opts.out, runTime: config.run_time });
   const bindHost = opts.hqOnly ? '0.0.0.0' : '127.0.0.1';
-  let hq: Hq | null = null;
-  let http: Awaited<ReturnType<typeof startHttpServer>> | null = null;
+  let service: HqService | null = null;
   let turrets: LocalTurret[] = [];
   const abort = new AbortController();
   let interrupts = 0;
@@ -69,21 +64,18 @@ export async function runProject(opts: RunOptions): Promise<number> {
   };
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigint);
-  let observers: Awaited<ReturnType<typeof hqObservers>> | null = null;
   try {
-    observers = await hqObservers(config, bindHost, log);
-    hq = await Hq.bind({
+    service = await HqService.start({
       config,
       store,
       runName: resultsDir.split('/').pop()!,
-      log: log.child('hq'),
+      log,
       bindHost,
       spillDir: join(resultsDir, 'spill'),
-      metrics: observers.hooks,
+      httpFallbackToRandomPort: !opts.hqOnly,
       onProgress: (p) => progress.update(p),
     });
-    http = await startHttpServer({ host: bindHost, port: config.http_port, fallbackToRandomPort: !opts.hqOnly, log: log.child('http'), hq });
-    http.addRoute('/metrics', metricsRoute(observers.metrics));
+    const { hq, http } = service;
     opts.out.write(
       `HQ: orders on ${hq.endpoints.publish}, results on ${hq.endpoints.results}, metrics on http://${bindHost === '0.0.0.0' ? '127.0.0.1' : bindHost}:${http.port}/metrics\n`,
     );
@@ -109,10 +101,19 @@ export async function runProject(opts: RunOptions): Promise<number> {
       opts.out.write(`waiting for ${config.min_turrets} turret(s): start them with "oct turret --config FILE" (see "oct pack-turrets")\n`);
     }
     progress.start();
-    const outcome = await hq.run(abort.signal);
-    progress.stop();
-    await stopLocalTurrets(turrets);
-    return await finish(opts, store, outcome, resultsDir);
+    // The turrets are stopped once the outcome is known, before the report is computed.
+    const result = await service.run(
+      abort.signal,
+      { outDir: resultsDir, projectDir: project.dir },
+      {
+        afterRun: () => {
+          progress.stop();
+          return stopLocalTurrets(turrets);
+        },
+        beforeReport: () => opts.out.write('\nanalyzing results...\n'),
+      },
+    );
+    return tell(opts, result);
   } catch (err) {
     progress.stop();
     throw err;
@@ -120,28 +121,18 @@ export async function runProject(opts: RunOptions): Promise<number> {
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigint);
     await stopLocalTurrets(turrets, 2000);
-    await http?.close();
-    await hq?.close();
-    await observers?.close();
+    await service?.close();
     await store.close();
   }
 }
 
-async function finish(opts: RunOptions, store: Store, outcome: RunOutcome, resultsDir: string): Promise<number> {
+/** What `oct run` prints after the test: the summary, the problems the HQ counted, why it failed. */
+function tell(opts: RunOptions, { outcome, report, exitCode }: ServiceResult): number {
   const { out } = opts;
-  if (outcome.state === 'failed' && outcome.transactions === 0) {
+  if (!report) {
     out.write(`\ntest did not run: ${outcome.error}\n`);
-    return ExitCode.TEST_NOT_RUN;
+    return exitCode;
   }
-  out.write('\nanalyzing results...\n');
-  const report = await generateReport({
-    store,
-    runId: outcome.runId,
-    outDir: resultsDir,
-    projectDir: opts.project.dir,
-    config: opts.project.config,
-    log: opts.log.child('report'),
-  });
   printSummary(report.summary, (s: string) => out.write(s));
   if (opts.junit) writeJunit(report.thresholds, opts.junit, report.validity);
   const problems: string[] = [];
@@ -150,9 +141,6 @@ async function finish(opts: RunOptions, store: Store, outcome: RunOutcome, resul
   if (outcome.missingBatches) problems.push(`${outcome.missingBatches} result batch(es) never arrived`);
   if (outcome.duplicates) problems.push(`${outcome.duplicates} duplicate batch(es) ignored`);
   for (const p of problems) out.write(`warning: ${p}\n`);
-  if (outcome.state === 'failed') {
-    out.write(`test failed: ${outcome.error}\n`);
-    return ExitCode.TEST_NOT_RUN;
-  }
-  return reportExitCode(report);
+  if (outcome.state === 'failed') out.write(`test failed: ${outcome.error}\n`);
+  return exitCode;
 }

@@ -12,13 +12,14 @@ import type { ResultsStorage } from '../protocol/orders.ts';
 import { ALL_TRANSACTIONS_SERIES, failedOnly, type ResultBatch } from '../protocol/results.ts';
 import type { Aggregator } from './aggregator.ts';
 import type { HqMetricsHooks, WriterStats } from './metrics-hooks.ts';
-import type { SequenceTracker } from './sequence-tracker.ts';
+import { SEQ_WINDOW, type SequenceTracker } from './sequence-tracker.ts';
 import type { Intake } from './intake.ts';
 import type { TurretEntry, TurretRegistry } from './turret-registry.ts';
 
 /** The part of the store's ResultWriter the HQ uses. */
 export interface ResultSink {
-  enqueue(batch: ResultBatch, meta: { turretUuid: string | null; turretName: string | null }): void;
+  /** The batch carries the turret the HQ attributed it to (turretUuid/turretName; a null name: legacy). */
+  enqueue(batch: ResultBatch): void;
   stats(): WriterStats & { lastError?: string | null };
   /** Resolves when everything enqueued is written; rejects at the deadline. */
   drain(timeoutMs: number): Promise<unknown>;
@@ -52,7 +53,7 @@ export class Ingest {
 
   handle(frames: Buffer[]): void {
     this.messages++;
-    const msg = parseIncoming(frames, { maxMessageBytes: this.deps.maxMessageBytes });
+    const msg = parseIncoming(frames, { maxMessageBytes: this.deps.maxMessageBytes, nowSeconds: this.deps.clock.now() / 1000 });
     switch (msg.kind) {
       case 'results':
         this.onResults(msg.batch);
@@ -82,6 +83,11 @@ export class Ingest {
   }
 
   private onStatus(s: TurretStatus): void {
+    // A seq far ahead would hold the end of the run waiting for batches that never come: the whole status is refused.
+    if (!this.deps.seq.plausible(s.uuid, s.lastSeq)) {
+      this.outOfWindow(s.uuid, s.lastSeq!);
+      return;
+    }
     this.deps.metrics.statusReceived?.();
     if (s.oct) this.deps.seq.baseline(s.uuid, s.lastSeq);
     const { entry, isNew } = this.deps.registry.onStatus(s);
@@ -89,18 +95,25 @@ export class Ingest {
     this.deps.onStatus(entry, s, isNew);
   }
 
-  /** The seq check for a numbered message; false when it was seen before (counted once already). */
+  /** The seq check for a numbered message; false when it was seen before (counted once already) or is refused. */
   private firstTime(uuid: string, seq: number | null): boolean {
-    if (seq === null || this.deps.seq.accept(uuid, seq) !== 'duplicate') return true;
-    this.deps.metrics.duplicate();
+    const verdict = seq === null ? 'new' : this.deps.seq.accept(uuid, seq);
+    if (verdict === 'new') return true;
+    if (verdict === 'duplicate') this.deps.metrics.duplicate();
+    else this.outOfWindow(uuid, seq!);
     return false;
+  }
+
+  private outOfWindow(uuid: string, seq: number): void {
+    const top = this.deps.seq.highestSeq(uuid);
+    this.onMalformed('seq_out_of_window', `seq ${seq} from ${uuid.slice(0, 64)} is more than ${SEQ_WINDOW} past its highest accepted seq ${top}`);
   }
 
   private late(count: number, turret: string | null): boolean {
     if (this.deps.intake.accepting) return false;
     const late = this.deps.intake.countLate(count);
     this.deps.metrics.dropped(count);
-    if (late === count) this.deps.log.warn('results arrived after the run finished; not stored', { turret: turret ?? 'unnamed', count });
+    if (count > 0 && late === count) this.deps.log.warn('results arrived after the run finished; not stored', { turret: turret ?? 'unnamed', count });
     return true;
   }
 
@@ -139,13 +152,15 @@ export class Ingest {
       }
     }
     this.deps.intake.resultsArrived(now, batch.turretUuid === null);
-    if (this.late(batch.count, name)) return;
+    // Late rows a turret also aggregated are counted late with its aggregate, not here.
+    if (this.late(batch.preAggregated ? 0 : batch.count, name)) return;
     if (!batch.preAggregated) {
       this.results += batch.count;
       this.deps.stats.addRows(batch, { uuid, name });
     }
     this.deps.metrics.observeBatch(batch, name);
     const rows = this.deps.rows === 'all' ? batch : this.deps.rows === 'errors' ? failedOnly(batch) : null;
-    if (rows && rows.count > 0) this.deps.sink.enqueue(rows, { turretUuid: uuid, turretName: name });
+    // A legacy batch names its turret only here, once attributed: the stored rows say who sent them.
+    if (rows && rows.count > 0) this.deps.sink.enqueue({ ...rows, turretUuid: uuid, turretName: name });
   }
 }

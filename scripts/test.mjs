@@ -33,9 +33,10 @@ const QUICK = [
   'turret/http-client.test.ts',
 ];
 
-// Known-answer timing tests (latency from the intended start against a stall pattern, rates to 1%)
+// Known-answer timing tests (latency from the intended start against a stall pattern, rates to 1%,
+// a threshold abort within 2 s)
 // measure the load generator itself: they run after the rest, alone, not beside an image build.
-const SOLO = ['test/e2e/workload.test.ts'];
+const SOLO = ['test/e2e/statistics.test.ts', 'test/e2e/workload.test.ts'];
 
 const args = process.argv.slice(2);
 const unit = args.includes('--unit');

@@ -1,9 +1,9 @@
 // The HQ's observers, shared by `oct run` and `oct hq`: Prometheus metrics always, plus the
 // original's external publisher (a PUB socket re-publishing results) when configured.
 import type { Logger } from '../common/log.ts';
-import type { HqMetricsHooks } from '../hq/metrics-hooks.ts';
-import { HqMetrics } from '../hq/metrics.ts';
-import { ObserverPublisher, observerEndpoint, withObserver } from '../hq/observer-publisher.ts';
+import type { HqMetricsHooks } from './metrics-hooks.ts';
+import { HqMetrics } from './metrics.ts';
+import { ObserverPublisher, observerEndpoint, withObserver } from './observer-publisher.ts';
 import type { ProjectConfig } from '../protocol/config.ts';
 
 export async function hqObservers(
