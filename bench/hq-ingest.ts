@@ -2,7 +2,7 @@
 // N sender processes pushing binary batches at full speed (bench/hq-ingest-sender.ts). Everything
 // shares this machine's cores: senders, the HQ's JS thread, the ZeroMQ I/O thread and Postgres.
 // Run alone: node --import tsx bench/hq-ingest.ts [--senders 2] [--seconds 5] [--batch 2000] [--chunks] [--cpu-prof]
-// (--chunks: the writer's older COPY-per-chunk path, for a comparison in the same tree)
+// (--chunks: the writer commits every 10k rows, the older writer's COPY per chunk, for a comparison in the same tree)
 import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -52,7 +52,7 @@ export async function benchHqIngest(
     batchSize?: number;
     databaseUrl?: string;
     simpleSink?: boolean;
-    /** 'stream' (default): the ResultWriter keeps a COPY open; 'chunks': a COPY per chunk (the older path). */
+    /** 'stream' (default): the ResultWriter commits every 100k rows or 1 s; 'chunks': every 10k rows (the older chunk size). */
     writer?: 'stream' | 'chunks';
   } = {},
 ): Promise<HqIngestResult> {
@@ -83,7 +83,7 @@ export async function benchHqIngest(
       createSink: opts.simpleSink
         ? (s, id) => simpleSink(s, id)
         : opts.writer === 'chunks'
-          ? (s, id, o) => new ResultWriter({ store: s, runId: id, ...o, streaming: false })
+          ? (s, id, o) => new ResultWriter({ store: s, runId: id, ...o, commitRows: 10_000 })
           : undefined,
       onProgress: (p) => {
         const now = performance.now();

@@ -1,5 +1,5 @@
 // Report benchmark: 1,000,000 stored results (one custom timer, 1% errors, 4 turrets, 60 s of test)
-// put into Postgres with COPY, then generateReport timed end to end, with the process's peak RSS.
+// stored with writeResults (one COPY per 100k), then generateReport timed end to end, with the process's peak RSS.
 // Run: node --import tsx bench/report.ts [--rows N] [--url postgres://…] (starts a throwaway
 // cluster when no URL is given). Prints a table; the figures go in BENCHMARKS.md.
 import { execFile } from 'node:child_process';
@@ -10,7 +10,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { memoryLogger } from '../common/log.ts';
 import { generateReport } from '../report/generate.ts';
 import { mulberry32 } from '../test/support/random.ts';
-import { RESULTS_COPY, resultsCopyText, type GenResult } from '../test/support/results-data.ts';
+import { type ResultBatch, ResultBatchBuilder } from '../protocol/results.ts';
 import { openStore } from '../store/open.ts';
 
 export interface ReportBenchResult {
@@ -38,13 +38,12 @@ export async function benchReport(opts: { url: string; rows?: number }): Promise
     const t0 = performance.now();
     const chunk = 100_000;
     for (let done = 0; done < total; done += chunk) {
-      const rows: GenResult[] = [];
+      // A batch per turret and chunk: the rows of a chunk are stored turret by turret.
+      const turrets = Array.from({ length: 4 }, () => new ResultBatchBuilder());
       for (let i = done; i < Math.min(total, done + chunk); i++) {
         const elapsed = (i / total) * 60;
         const latency = 0.02 + -Math.log(1 - rnd()) * 0.03;
-        rows.push({
-          turretUuid: `turret-${i % 4}`,
-          turretName: `turret-${i % 4}`,
+        turrets[i % 4]!.add({
           elapsed,
           epoch: start.getTime() / 1000 + elapsed,
           scriptrunTime: latency,
@@ -52,7 +51,8 @@ export async function benchReport(opts: { url: string; rows?: number }): Promise
           customTimers: { Example_Timer: latency * 0.6 },
         });
       }
-      await store.sql.copyFrom(RESULTS_COPY, resultsCopyText(run.id, rows));
+      const batches: ResultBatch[] = turrets.map((b, t) => b.build({ turretUuid: `turret-${t}`, turretName: `turret-${t}`, seq: null }));
+      await store.writeResults(run.id, batches);
     }
     await store.sql.query('ANALYZE results');
     const insertSeconds = (performance.now() - t0) / 1000;

@@ -68,7 +68,7 @@ async function ingest(store: Store, batches: ResultBatch[], spillDir: string) {
   const elu0 = performance.eventLoopUtilization();
   const t0 = performance.now();
   for (let i = 0; i < batches.length; i++) {
-    writer.enqueue(batches[i]!, { turretUuid: `u${i % 4}`, turretName: `t${i % 4}` });
+    writer.enqueue({ ...batches[i]!, turretUuid: `u${i % 4}`, turretName: `t${i % 4}` });
     if (i % 50 === 49) {
       const s = writer.stats();
       peakQueued = Math.max(peakQueued, s.queuedRows);

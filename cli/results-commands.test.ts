@@ -46,7 +46,7 @@ async function seed(store: Store, config: unknown, n: number): Promise<number> {
   const data = rows(n);
   data[0] = { ...data[0]!, customTimers: { second: 0.1 } };
   data[1] = { ...data[1]!, elapsed: 0.001, customTimers: { first: 0.2 } };
-  await insertResults(store.sql, run.id, data);
+  await insertResults(store, run.id, data);
   return run.id;
 }
 

@@ -85,3 +85,27 @@ test('sliding windows see the last whole seconds of watched series only', () => 
   assert.equal(agg.window(60).seconds, 10, 'capped at the longest window asked for');
   assert.equal(agg.series(ALL_TRANSACTIONS_SERIES)!.count, 200);
 });
+
+test('deltas of one second, turret and series reach the store as one merged row', () => {
+  const agg = new Aggregator({ clock: fakeClock() });
+  for (let k = 0; k < 3; k++) {
+    const d = new DeltaBuilder();
+    d.record(4.2, 0.01 * (k + 1), k === 0 ? 'boom' : null, null);
+    d.record(5.1, 0.5, null, null);
+    agg.addDeltas({ uuid: 'u', name: 't' }, d.take());
+  }
+  const { rows, errors } = agg.takeStoreRows();
+  assert.deepEqual(
+    rows.map((r) => [r.second, r.series, r.hist.n, r.errors]),
+    [
+      [4, ALL_TRANSACTIONS_SERIES, 3, 1],
+      [5, ALL_TRANSACTIONS_SERIES, 3, 0],
+    ],
+  );
+  assert.equal(rows[0]!.hist.min, 0.01);
+  assert.equal(rows[0]!.hist.max, 0.03);
+  assert.deepEqual(
+    errors.map((e) => [e.second, e.message, e.count]),
+    [[4, 'boom', 1]],
+  );
+});

@@ -154,12 +154,36 @@ export class Aggregator {
     for (const p of this.pendingRows.values()) if (!p.deltas.empty) this.addDeltas(p.key, p.deltas.take());
   }
 
-  /** The deltas not yet handed to the store (each exactly once). */
+  /**
+   * The deltas not yet handed to the store (each exactly once), merged per second, turret and
+   * series: a turret sends several deltas a second, the store needs one row for them.
+   */
   takeStoreRows(): { rows: AggregateRow[]; errors: ErrorCountRow[] } {
-    const out = { rows: this.storeRows, errors: this.storeErrors };
+    const rows = new Map<string, { row: AggregateRow; merged: LatencyHistogram | null }>();
+    for (const r of this.storeRows) {
+      const key = `${r.second}\u0000${r.turretUuid ?? ''}\u0000${r.turretName ?? ''}\u0000${r.series}`;
+      const seen = rows.get(key);
+      if (!seen) {
+        rows.set(key, { row: r, merged: null });
+        continue;
+      }
+      seen.merged ??= LatencyHistogram.from(seen.row.hist);
+      seen.merged.addEncoded(r.hist);
+      seen.row = { ...seen.row, errors: seen.row.errors + r.errors };
+    }
+    const errors = new Map<string, ErrorCountRow>();
+    for (const e of this.storeErrors) {
+      const key = `${e.second}\u0000${e.turretUuid ?? ''}\u0000${e.turretName ?? ''}\u0000${e.message}`;
+      const seen = errors.get(key);
+      if (seen) seen.count += e.count;
+      else errors.set(key, { ...e });
+    }
     this.storeRows = [];
     this.storeErrors = [];
-    return out;
+    return {
+      rows: [...rows.values()].map(({ row, merged }) => (merged ? { ...row, hist: merged.encode() } : row)),
+      errors: [...errors.values()],
+    };
   }
 
   /** Merged histogram of a series over the run so far (null when no such series). */

@@ -189,6 +189,8 @@ test('every malformed kind is counted without disturbing another turret', async 
       bad_frames: 10,
       bad_aggregate: 40,
       series_cap: 0,
+      out_of_range: 0,
+      seq_out_of_window: 0,
     });
     assert.equal(await storedRows(o.runId), 1000, "all of the good turret's results stored");
     assert.equal(o.transactions, 1000, 'nothing of a refused aggregate was counted');

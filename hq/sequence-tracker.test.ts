@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { SequenceTracker } from './sequence-tracker.ts';
+import { SEQ_WINDOW, SequenceTracker } from './sequence-tracker.ts';
 
 test('duplicates are rejected, gaps counted, per turret', () => {
   const s = new SequenceTracker();
@@ -24,4 +24,38 @@ test('a long-lived turret starts from the seq of its first status', () => {
   assert.equal(s.accept('a', 501), 'new');
   assert.equal(s.missingBatches, 0);
   assert.equal(s.accept('a', 400), 'duplicate');
+});
+
+test('a seq far ahead of the highest accepted is refused, so later real batches are not taken for duplicates', () => {
+  const s = new SequenceTracker();
+  for (let seq = 1; seq <= 3; seq++) assert.equal(s.accept('a', seq), 'new');
+  assert.equal(s.accept('a', 1e9), 'out_of_window', 'a forged seq');
+  assert.equal(s.accept('a', 3 + SEQ_WINDOW + 1), 'out_of_window', 'just past the window');
+  assert.equal(s.highestSeq('a'), 3, 'the refused ones moved nothing');
+  for (let seq = 4; seq <= 10; seq++) assert.equal(s.accept('a', seq), 'new');
+  assert.equal(s.accept('a', 10 + SEQ_WINDOW), 'new', 'a gap as wide as the window is still believed');
+  assert.equal(s.missingBatches, SEQ_WINDOW - 1, 'and counted missing, nothing dropped');
+  assert.equal(s.duplicates, 0);
+});
+
+test('a status seq far ahead is not plausible and cannot inflate the trailing count', () => {
+  const s = new SequenceTracker();
+  assert.ok(s.plausible('a', 1e9), 'a turret not yet heard from: its first seq is its start');
+  assert.ok(s.plausible('a', null));
+  s.baseline('a', 5);
+  assert.ok(s.plausible('a', 5 + SEQ_WINDOW));
+  assert.ok(!s.plausible('a', 5 + SEQ_WINDOW + 1));
+  assert.ok(s.plausible('a', 2), 'behind is fine: statuses report what was sent');
+  assert.equal(s.countTrailing('a', 1e9), 0);
+  assert.equal(s.highestSeq('a'), 5, 'the end-of-run check still compares against the real highest');
+  assert.equal(s.countTrailing('a', 7), 2);
+});
+
+test('the first batch of a turret far into its numbering is its start, not a gap', () => {
+  const s = new SequenceTracker();
+  assert.equal(s.accept('a', 50_000), 'new');
+  assert.equal(s.missingBatches, 0);
+  assert.equal(s.accept('a', 50_001), 'new');
+  assert.equal(s.accept('b', 4), 'new');
+  assert.equal(s.missingBatches, 3, 'within the window, a first seq above 1 still counts what came before');
 });

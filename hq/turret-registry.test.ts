@@ -25,8 +25,9 @@ function status(uuid: string, raw: string, extra: Partial<TurretStatus> = {}): T
     planId: null,
     health: null,
     reason: null,
+    heartbeatMs: null,
     ...extra,
-  };
+  } as TurretStatus;
 }
 
 test('records first seen and every state change, case-insensitively', () => {
@@ -78,4 +79,27 @@ test('legacy results are attributed only when exactly one legacy turret is prese
   r.onStatus(status('b', 'Aborted'));
   assert.equal(r.attribute(null)?.uuid, 'a');
   assert.equal(r.attribute('t-o')?.uuid, 'o', 'a named result goes to the turret of that name');
+});
+
+test('an oct turret that says how often it beats is lost after 2.5 beats; a legacy turret keeps the timeout', () => {
+  const clock = fakeClock();
+  const reg = new TurretRegistry({ clock, silenceTimeoutMs: 10_000 });
+  reg.onStatus(status('oct', 'Running', { oct: true, heartbeatMs: 1000 }));
+  reg.onStatus(status('old-oct', 'Running', { oct: true }));
+  reg.onStatus(status('legacy', 'Running'));
+  clock.t += 2400;
+  assert.deepEqual(reg.markSilentLost(), []);
+  clock.t += 200;
+  assert.deepEqual(
+    reg.markSilentLost().map((e) => e.uuid),
+    ['oct'],
+  );
+  clock.t += 7500;
+  assert.deepEqual(
+    reg
+      .markSilentLost()
+      .map((e) => e.uuid)
+      .sort(),
+    ['legacy', 'old-oct'],
+  );
 });

@@ -32,6 +32,8 @@ export interface TurretEntry {
   lastStatusMono: number;
   /** oct turrets: seq announced by the last status. */
   lastStatusSeq: number | null;
+  /** oct turrets: how often it promised a status (its heartbeat), ms; null when it did not say. */
+  heartbeatMs: number | null;
   results: number;
 }
 
@@ -98,6 +100,7 @@ export class TurretRegistry {
         lastSeenMono: mono,
         lastStatusMono: mono,
         lastStatusSeq: s.lastSeq,
+        heartbeatMs: s.heartbeatMs,
         results: 0,
       };
       this.turrets.set(s.uuid, entry);
@@ -117,6 +120,7 @@ export class TurretRegistry {
     entry.lastSeenMono = mono;
     entry.lastStatusMono = mono;
     entry.lastStatusSeq = s.lastSeq ?? entry.lastStatusSeq;
+    entry.heartbeatMs = s.heartbeatMs ?? entry.heartbeatMs;
     if (isNew || previous !== s.state) this.setState(entry, s.state, previous, now);
     return { entry, isNew, previous };
   }
@@ -160,12 +164,22 @@ export class TurretRegistry {
     const lost: TurretEntry[] = [];
     for (const e of this.turrets.values()) {
       if (GONE.has(e.state)) continue;
-      if (mono - e.lastSeenMono >= this.silenceMs) {
+      if (mono - e.lastSeenMono >= this.silenceLimitMs(e)) {
         this.setState(e, 'lost', e.state, this.clock.now());
         lost.push(e);
       }
     }
     return lost;
+  }
+
+  /**
+   * An oct turret that says how often it beats is lost after 2.5 beats of silence (1 s at the
+   * least, never later than the configured timeout); a legacy turret, silent while it runs unless
+   * asked, keeps the configured timeout.
+   */
+  private silenceLimitMs(e: TurretEntry): number {
+    if (!e.oct || e.heartbeatMs === null) return this.silenceMs;
+    return Math.min(this.silenceMs, Math.max(1000, 2.5 * e.heartbeatMs));
   }
 
   /** The longest silence among turrets that should be speaking, in ms (0 when none). */

@@ -1,7 +1,7 @@
 // oct's binary results batch: a two-frame ZeroMQ message. Frame 1 is a JSON header, frame 2 holds
 // little-endian float64 columns, so any language can write it and the HQ reads it without parsing
 // each result. Layout documented in docs/protocol.md.
-import type { ResultBatch } from './results.ts';
+import { type ResultBatch, type ResultLimits, resultTimesProblem, timerProblem } from './results.ts';
 
 export interface BinaryBatchHeader {
   oct: 1;
@@ -45,24 +45,25 @@ export function encodeBinaryBatch(batch: ResultBatch, meta: { uuid: string; turr
   return [JSON.stringify(header), payload];
 }
 
-export type DecodedBatch = { ok: true; batch: ResultBatch } | { ok: false; reason: string };
+export type DecodedBatch = { ok: true; batch: ResultBatch } | { ok: false; malformed: 'bad_binary' | 'out_of_range'; reason: string };
 
 function isStringArray(v: unknown): v is string[] {
   return Array.isArray(v) && v.every((s) => typeof s === 'string');
 }
 
-export function decodeBinaryBatch(header: Record<string, unknown>, payload: Buffer): DecodedBatch {
-  if (header.encoding !== 'f64le-columns') return { ok: false, reason: `unknown encoding ${JSON.stringify(header.encoding)}` };
+const bad = (reason: string): DecodedBatch => ({ ok: false, malformed: 'bad_binary', reason });
+
+export function decodeBinaryBatch(header: Record<string, unknown>, payload: Buffer, limits: ResultLimits = {}): DecodedBatch {
+  if (header.encoding !== 'f64le-columns') return bad(`unknown encoding ${JSON.stringify(header.encoding)}`);
   const count = header.count;
-  if (typeof count !== 'number' || !Number.isInteger(count) || count < 0) return { ok: false, reason: '"count" must be a non-negative integer' };
-  if (!isStringArray(header.timers)) return { ok: false, reason: '"timers" must be an array of strings' };
-  if (!isStringArray(header.errors)) return { ok: false, reason: '"errors" must be an array of strings' };
-  if (typeof header.uuid !== 'string' || header.uuid === '') return { ok: false, reason: '"uuid" must be a non-empty string' };
-  if (typeof header.seq !== 'number' || !Number.isInteger(header.seq)) return { ok: false, reason: '"seq" must be an integer' };
+  if (typeof count !== 'number' || !Number.isInteger(count) || count < 0) return bad('"count" must be a non-negative integer');
+  if (!isStringArray(header.timers)) return bad('"timers" must be an array of strings');
+  if (!isStringArray(header.errors)) return bad('"errors" must be an array of strings');
+  if (typeof header.uuid !== 'string' || header.uuid === '') return bad('"uuid" must be a non-empty string');
+  if (typeof header.seq !== 'number' || !Number.isInteger(header.seq)) return bad('"seq" must be an integer');
   const cols = FIXED_COLUMNS + header.timers.length;
   const expected = count * cols * 8;
-  if (payload.length !== expected)
-    return { ok: false, reason: `payload is ${payload.length} bytes, expected ${expected} (${count} results × ${cols} columns × 8)` };
+  if (payload.length !== expected) return bad(`payload is ${payload.length} bytes, expected ${expected} (${count} results × ${cols} columns × 8)`);
   // A Float64Array view needs 8-byte alignment; ZeroMQ buffers usually have it, copy when not.
   const aligned = payload.byteOffset % 8 === 0 ? payload : Buffer.from(payload);
   const data = new Float64Array(aligned.buffer, aligned.byteOffset, count * cols);
@@ -70,12 +71,37 @@ export function decodeBinaryBatch(header: Record<string, unknown>, payload: Buff
   const nErrors = header.errors.length;
   for (let i = 0; i < count; i++) {
     const e = data[3 * count + i]!;
-    if (!(e === -1 || (Number.isInteger(e) && e >= 0 && e < nErrors))) return { ok: false, reason: `result ${i}: error index ${e} out of range` };
+    if (!(e === -1 || (Number.isInteger(e) && e >= 0 && e < nErrors))) return bad(`result ${i}: error index ${e} out of range`);
     errorIndex[i] = e;
   }
   for (let i = 0; i < 3 * count; i++) {
-    if (!Number.isFinite(data[i]!)) return { ok: false, reason: `result ${i % count}: non-finite time value` };
+    if (!Number.isFinite(data[i]!)) return bad(`result ${i % count}: non-finite time value`);
   }
+  // NaN is a timer not set; ±Infinity is no time, as in the fixed columns.
+  for (let i = FIXED_COLUMNS * count; i < cols * count; i++) {
+    const v = data[i]!;
+    if (v === Infinity || v === -Infinity) return bad(`result ${i % count}: non-finite timer value`);
+  }
+  // One value out of range refuses the whole batch, as a non-finite one does (why: parseJsonBatch).
+  for (let i = 0; i < count; i++) {
+    const problem = resultTimesProblem(data[i]!, data[count + i]!, data[2 * count + i]!, limits);
+    if (problem) return { ok: false, malformed: 'out_of_range', reason: `result ${i}: ${problem}` };
+  }
+  for (let k = 0; k < header.timers.length; k++) {
+    const at = (FIXED_COLUMNS + k) * count;
+    for (let i = 0; i < count; i++) {
+      const v = data[at + i]!;
+      const problem = Number.isNaN(v) ? null : timerProblem(header.timers[k]!, v);
+      if (problem) return { ok: false, malformed: 'out_of_range', reason: `result ${i}: ${problem}` };
+    }
+  }
+  // Every value is in range now: a clock step below 0 becomes 0 in the time columns (not the epoch, not the error index).
+  const stepped = (from: number, to: number) => {
+    for (let i = from; i < to; i++) if (data[i]! < 0) data[i] = 0;
+  };
+  stepped(0, count);
+  stepped(2 * count, 3 * count);
+  stepped(FIXED_COLUMNS * count, cols * count);
   return {
     ok: true,
     batch: {

@@ -138,3 +138,15 @@ test('unknown keys are listed with the key they probably meant; known and extens
   assert.deepEqual(unknownProjectKeys({ run_time: 30, cannons: 2, turrets: [{ name: 'a', cannons: 2, script: 's' }] }), ['cannons: unknown key, ignored']);
   assert.deepEqual(unknownProjectKeys('not an object'), []);
 });
+
+test('canons beyond the per-turret limit are refused, naming the key and the limit', () => {
+  assert.throws(
+    () => parseProjectConfig({ turrets: [{ name: 'big', canons: 1e12, rampup: 0, script: 'v.ts' }] }),
+    (err: Error) => /turrets\[0\]\.canons/.test(err.message) && /at most 100,000 canons per turret/.test(err.message),
+  );
+  assert.throws(
+    () => parseTurretConfig({ name: 'big', canons: 1_000_001, script: 'v.ts', hq_address: 'h', hq_publisher: 1, hq_rc: 2 }),
+    /canons.*at most 100,000/s,
+  );
+  assert.equal(parseProjectConfig({ turrets: [{ name: 'ok', canons: 100_000, rampup: 0, script: 'v.ts' }] }).turrets[0]!.canons, 100_000);
+});

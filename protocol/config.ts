@@ -30,6 +30,11 @@ export const VALIDITY_DEFAULTS = { max_dropped_ratio: 0.01, max_schedule_lag_ms:
 /** Ceiling on a turret's canon pool: one canon is one Transaction object and its sockets. */
 export const MAX_CANONS_LIMIT = 100_000;
 const maxCanons = z.number().int().positive().max(MAX_CANONS_LIMIT);
+const canonCount = z
+  .number()
+  .int()
+  .positive()
+  .max(MAX_CANONS_LIMIT, { message: `at most ${MAX_CANONS_LIMIT.toLocaleString('en-US')} canons per turret (use more turrets, or replicas)` });
 
 // Values are checked, naming the key, by parseThresholds (report/thresholds.ts) when the project loads.
 export const thresholdsSchema = z.record(z.string(), z.unknown());
@@ -40,8 +45,10 @@ const turretEntrySchema = z
       .string()
       .min(1)
       .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'letters, digits, ".", "_" or "-", starting with a letter or digit'),
-    canons: z.number().int().positive().optional(),
-    cannons: z.number().int().positive().optional(),
+    // Each canon is a Transaction object, its timers and sockets: past the limit a turret exhausts
+    // its memory (canons: 1e12 stopped a turret reading orders), so it fails here instead.
+    canons: canonCount.optional(),
+    cannons: canonCount.optional(),
     rampup: seconds.default(0),
     script: z.string().min(1),
     extra_files: z.array(z.string()).default([]),
@@ -157,8 +164,10 @@ export type TurretEntry = ProjectConfig['turrets'][number];
 export const turretConfigSchema = z
   .object({
     name: z.string().min(1),
-    canons: z.number().int().positive().optional(),
-    cannons: z.number().int().positive().optional(),
+    // Each canon is a Transaction object, its timers and sockets: past the limit a turret exhausts
+    // its memory (canons: 1e12 stopped a turret reading orders), so it fails here instead.
+    canons: canonCount.optional(),
+    cannons: canonCount.optional(),
     rampup: seconds.default(0),
     script: z.string().min(1),
     hq_address: z.string().min(1),
@@ -167,7 +176,8 @@ export const turretConfigSchema = z
     // oct additions: how results are batched on the wire.
     batch_max_results: z.number().int().positive().default(2000),
     batch_max_ms: z.number().int().positive().default(100),
-    heartbeat_ms: z.number().int().positive().default(2000),
+    // The HQ marks an oct turret lost after 2.5 heartbeats of silence: 2.5 s by default.
+    heartbeat_ms: z.number().int().min(100).max(60_000).default(1000),
     // This machine's ceiling on the open model's canon pool, whatever the HQ's plan says.
     max_canons: maxCanons.optional(),
   })

@@ -4,7 +4,7 @@
 import { type AggregateMessage, parseAggregate } from './aggregate.ts';
 import { decodeBinaryBatch } from './binary-batch.ts';
 import { type LoadReport, parseLoadReport } from './load-report.ts';
-import { type ResultBatch, ResultBatchBuilder } from './results.ts';
+import { clockStepped, type ResultBatch, ResultBatchBuilder, type ResultLimits, resultTimesProblem, timerProblem } from './results.ts';
 
 /** Every state a turret can be in, in the order they are reported. */
 export const TURRET_STATES = ['ready', 'running', 'stopping', 'aborted', 'killed', 'lost', 'unknown'] as const;
@@ -42,6 +42,8 @@ export interface TurretStatus {
   health: TurretHealth | null;
   /** oct turrets: a message describing why the turret aborted. */
   reason: string | null;
+  /** oct turrets: the most milliseconds between two of its statuses (100 … 60,000), else null. */
+  heartbeatMs: number | null;
 }
 
 export type MalformedKind =
@@ -54,7 +56,9 @@ export type MalformedKind =
   | 'bad_binary'
   | 'bad_frames'
   | 'bad_aggregate'
-  | 'series_cap';
+  | 'series_cap'
+  | 'out_of_range'
+  | 'seq_out_of_window';
 
 /** Every kind, in the order they are reported. */
 export const MALFORMED_KINDS: MalformedKind[] = [
@@ -68,6 +72,8 @@ export const MALFORMED_KINDS: MalformedKind[] = [
   'bad_frames',
   'bad_aggregate',
   'series_cap',
+  'out_of_range',
+  'seq_out_of_window',
 ];
 
 export type Incoming =
@@ -90,7 +96,9 @@ export function normaliseState(raw: string): TurretState {
   return STATES[raw.toLowerCase()] ?? 'unknown';
 }
 
-function invalid(malformed: MalformedKind, detail: string): Incoming {
+type Invalid = Extract<Incoming, { kind: 'invalid' }>;
+
+function invalid(malformed: MalformedKind, detail: string): Invalid {
   return { kind: 'invalid', malformed, detail };
 }
 
@@ -98,6 +106,11 @@ function toNumberOrNull(v: unknown): number | null {
   if (typeof v === 'number' && Number.isFinite(v)) return v;
   if (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v))) return Number(v);
   return null;
+}
+
+// Out of range is not refused: the turret is still heard, only at the HQ's own silence timeout.
+function boundedHeartbeat(v: unknown): number | null {
+  return typeof v === 'number' && Number.isFinite(v) && v >= 100 && v <= 60_000 ? v : null;
 }
 
 function parseStatus(o: Record<string, unknown>): Incoming {
@@ -126,17 +139,21 @@ function parseStatus(o: Record<string, unknown>): Incoming {
           }
         : null,
       reason: typeof o.reason === 'string' ? o.reason : null,
+      heartbeatMs: boundedHeartbeat(o.heartbeat_ms),
     },
   };
 }
 
-/** Validates one result object and adds it to the builder; returns an error text or null. */
-function addResult(b: ResultBatchBuilder, r: unknown, where: string): string | null {
-  if (typeof r !== 'object' || r === null || Array.isArray(r)) return `${where}: a result must be a JSON object`;
+/**
+ * Validates one result object and adds it to the builder; returns why it is refused, or null.
+ * Types first, then ranges: a value of the wrong type is `bad_field` whatever else is wrong.
+ */
+function addResult(b: ResultBatchBuilder, r: unknown, where: string, limits: ResultLimits): Invalid | null {
+  if (typeof r !== 'object' || r === null || Array.isArray(r)) return invalid('bad_field', `${where}: a result must be a JSON object`);
   const o = r as Record<string, unknown>;
   for (const key of ['elapsed', 'epoch', 'scriptrun_time'] as const) {
-    if (!(key in o)) return `${where}: missing "${key}"`;
-    if (typeof o[key] !== 'number' || !Number.isFinite(o[key])) return `${where}: "${key}" must be a finite number`;
+    if (!(key in o)) return invalid('missing_field', `${where}: missing "${key}"`);
+    if (typeof o[key] !== 'number' || !Number.isFinite(o[key])) return invalid('bad_field', `${where}: "${key}" must be a finite number`);
   }
   let error: string | null = null;
   if (o.error !== undefined && o.error !== null && o.error !== '') {
@@ -144,22 +161,41 @@ function addResult(b: ResultBatchBuilder, r: unknown, where: string): string | n
   }
   const timers: Record<string, number> = {};
   if (o.custom_timers !== undefined && o.custom_timers !== null) {
-    if (typeof o.custom_timers !== 'object' || Array.isArray(o.custom_timers)) return `${where}: "custom_timers" must be an object`;
+    if (typeof o.custom_timers !== 'object' || Array.isArray(o.custom_timers)) return invalid('bad_field', `${where}: "custom_timers" must be an object`);
     for (const [k, v] of Object.entries(o.custom_timers as Record<string, unknown>)) {
-      if (typeof v !== 'number' || !Number.isFinite(v)) return `${where}: custom timer "${k}" must be a finite number`;
+      if (typeof v !== 'number' || !Number.isFinite(v)) return invalid('bad_field', `${where}: custom timer "${k.slice(0, 64)}" must be a finite number`);
       timers[k] = v;
     }
   }
-  b.add({ elapsed: o.elapsed as number, epoch: o.epoch as number, scriptrunTime: o.scriptrun_time as number, error, customTimers: timers });
+  const elapsed = o.elapsed as number;
+  const epoch = o.epoch as number;
+  const scriptrunTime = o.scriptrun_time as number;
+  const range = resultTimesProblem(elapsed, epoch, scriptrunTime, limits) ?? firstTimerProblem(timers);
+  if (range) return invalid('out_of_range', `${where}: ${range}`);
+  for (const k in timers) timers[k] = clockStepped(timers[k]!);
+  b.add({ elapsed: clockStepped(elapsed), epoch, scriptrunTime: clockStepped(scriptrunTime), error, customTimers: timers });
   return null;
 }
 
-function parseJsonBatch(o: Record<string, unknown>): Incoming {
+function firstTimerProblem(timers: Record<string, number>): string | null {
+  for (const k in timers) {
+    const p = timerProblem(k, timers[k]!);
+    if (p) return p;
+  }
+  return null;
+}
+
+// One result out of range refuses its whole batch, as a non-finite value always did in a binary
+// batch: such a batch comes from a broken or forged sender, the rest of it is no more trustworthy;
+// storing part of it would leave its rows out of step with the aggregates the turret sent for the
+// same results (and with its seq, which says "all of it, once"); and one count per message keeps
+// the malformed counter meaning "messages refused".
+function parseJsonBatch(o: Record<string, unknown>, limits: ResultLimits): Incoming {
   if (!Array.isArray(o.results)) return invalid('missing_field', 'results batch: "results" must be an array');
   const b = new ResultBatchBuilder();
   for (let i = 0; i < o.results.length; i++) {
-    const err = addResult(b, o.results[i], `results batch [${i}]`);
-    if (err) return invalid(err.includes('missing') ? 'missing_field' : 'bad_field', err);
+    const refused = addResult(b, o.results[i], `results batch [${i}]`, limits);
+    if (refused) return refused;
   }
   return {
     kind: 'results',
@@ -171,7 +207,7 @@ function parseJsonBatch(o: Record<string, unknown>): Incoming {
   };
 }
 
-export interface ParseOptions {
+export interface ParseOptions extends ResultLimits {
   maxMessageBytes: number;
 }
 
@@ -191,10 +227,10 @@ export function parseIncoming(frames: Buffer[], opts: ParseOptions): Incoming {
   const o = value as Record<string, unknown>;
   if (frames.length === 2) {
     if (o.oct !== 1 || o.type !== 'results') return invalid('bad_frames', 'a two-frame message must be an oct binary results batch');
-    const decoded = decodeBinaryBatch(o, frames[1]!);
-    return decoded.ok ? { kind: 'results', batch: decoded.batch } : invalid('bad_binary', decoded.reason);
+    const decoded = decodeBinaryBatch(o, frames[1]!, opts);
+    return decoded.ok ? { kind: 'results', batch: decoded.batch } : invalid(decoded.malformed, decoded.reason);
   }
-  if (o.oct === 1 && o.type === 'results') return parseJsonBatch(o);
+  if (o.oct === 1 && o.type === 'results') return parseJsonBatch(o, opts);
   if (o.oct === 1 && o.type === 'aggregate') {
     const parsed = parseAggregate(o);
     return parsed.ok ? { kind: 'aggregate', message: parsed.message } : invalid('bad_aggregate', parsed.reason);
@@ -206,8 +242,8 @@ export function parseIncoming(frames: Buffer[], opts: ParseOptions): Incoming {
   if ('status' in o && 'uuid' in o) return parseStatus(o);
   if ('elapsed' in o || 'scriptrun_time' in o || 'epoch' in o) {
     const b = new ResultBatchBuilder();
-    const err = addResult(b, o, 'result');
-    if (err) return invalid(err.includes('missing') ? 'missing_field' : 'bad_field', err);
+    const refused = addResult(b, o, 'result', opts);
+    if (refused) return refused;
     return {
       kind: 'results',
       batch: b.build({ turretUuid: null, turretName: typeof o.turret_name === 'string' && o.turret_name !== '' ? o.turret_name : null, seq: null }),

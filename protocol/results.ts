@@ -1,6 +1,7 @@
 // Results in memory: one columnar batch type for every way results arrive (a legacy single-result
 // frame, an oct JSON batch, an oct binary batch), so the aggregator and the store writer never see
 // per-result objects on the hot path.
+import { MAX_LATENCY_SECONDS } from './histogram.ts';
 
 /** The series of every transaction's run() time, by this one name in the live view, the report and thresholds. */
 export const ALL_TRANSACTIONS_SERIES = 'All transactions';
@@ -11,6 +12,50 @@ export const ALL_TRANSACTIONS_SERIES = 'All transactions';
  * stalled target counts (coordinated omission). scriptrun_time stays the service time.
  */
 export const INTENDED_LATENCY_SERIES = 'All transactions (from intended start)';
+
+// What a result's values may be (docs/protocol.md, "Bad input"). A value beyond them is a broken
+// clock or a forged message, never a measurement, and storing it would break the run's report (one
+// elapsed of 1e308 made its bins overflow an integer; one run() time of 1e300 its mean). Every bound
+// is one the store's float8 columns and the report's arithmetic hold with room to spare.
+
+/**
+ * How far below 0 a time may be: a wall clock stepped back mid-iteration (NTP, the original turret
+ * times with time.time()). Such a time is taken as 0, as the aggregates always counted it, so the
+ * stored rows and the aggregates agree (a report from either gives the same counts).
+ */
+export const CLOCK_TOLERANCE_SECONDS = 1;
+/** Longest `elapsed`, seconds (~116 days): the last second an aggregate or a load report may name too. */
+export const MAX_ELAPSED_SECONDS = 10_000_000;
+/** Longest run() time or custom timer, seconds: a day, as histograms (MAX_LATENCY_SECONDS). */
+export const MAX_DURATION_SECONDS = MAX_LATENCY_SECONDS;
+/** How far a result's `epoch` may be from the HQ's clock, seconds: a day covers any real clock skew. */
+export const MAX_EPOCH_SKEW_SECONDS = 86_400;
+
+/** Where a result's values are checked: `nowSeconds` is the receiver's clock (epoch is not checked without it). */
+export interface ResultLimits {
+  nowSeconds?: number;
+}
+
+const outside = (v: number, max: number) => !(v >= -CLOCK_TOLERANCE_SECONDS && v <= max);
+
+/** A time within the bounds as stored: a clock step below 0 is 0. */
+export const clockStepped = (v: number): number => Math.max(0, v);
+
+/** Why a result's (finite) times are out of range, or null when they are in range. */
+export function resultTimesProblem(elapsed: number, epoch: number, scriptrunTime: number, limits: ResultLimits): string | null {
+  if (outside(elapsed, MAX_ELAPSED_SECONDS)) return `"elapsed" ${elapsed} is outside -${CLOCK_TOLERANCE_SECONDS}..${MAX_ELAPSED_SECONDS} s`;
+  if (outside(scriptrunTime, MAX_DURATION_SECONDS))
+    return `"scriptrun_time" ${scriptrunTime} is outside -${CLOCK_TOLERANCE_SECONDS}..${MAX_DURATION_SECONDS} s`;
+  const now = limits.nowSeconds;
+  if (now !== undefined && !(Math.abs(epoch - now) <= MAX_EPOCH_SKEW_SECONDS))
+    return `"epoch" ${epoch} is more than ${MAX_EPOCH_SKEW_SECONDS} s from the HQ's clock (${now})`;
+  return null;
+}
+
+/** Why a (finite) custom timer value is out of range, or null. */
+export function timerProblem(name: string, v: number): string | null {
+  return outside(v, MAX_DURATION_SECONDS) ? `custom timer "${name.slice(0, 64)}" ${v} is outside -${CLOCK_TOLERANCE_SECONDS}..${MAX_DURATION_SECONDS} s` : null;
+}
 
 export interface ResultBatch {
   /** The sending turret's uuid, when known (oct batches carry it; legacy results do not). */

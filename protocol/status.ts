@@ -15,6 +15,8 @@ export interface StatusFields {
   planId?: number;
   health?: TurretHealth;
   reason?: string;
+  /** How often the turret sends a status at the least: the HQ calls it lost after 2.5 of them. */
+  heartbeatMs?: number;
 }
 
 const WIRE_STATUS = { ready: 'ready', running: 'Running', stopping: 'Stopping', aborted: 'Aborted', killed: 'Killed' } as const;
@@ -33,5 +35,6 @@ export function encodeStatus(s: StatusFields): string {
     ...(s.planId ? { plan_id: s.planId } : {}),
     ...(s.health ? { health: { elu: s.health.elu, cpu: s.health.cpu, lag_ms: s.health.lagMs } } : {}),
     ...(s.reason ? { reason: s.reason } : {}),
+    ...(s.heartbeatMs ? { heartbeat_ms: s.heartbeatMs } : {}),
   });
 }

@@ -61,7 +61,7 @@ async function seedRun(): Promise<number> {
       customTimers: { Example_Timer: base / 2 + rnd() * 0.01, ...(i % 4 === 0 ? { [XSS_TIMER]: rnd() * 0.2 } : {}) },
     });
   }
-  await insertResults(store.sql, info.id, rows);
+  await insertResults(store, info.id, rows);
   const turrets: [string, string, [string, number, string | null][]][] = [
     [
       'uuid-0',

@@ -1,24 +1,37 @@
 // The statistics' query plan details: custom timer names that the sample misses (a timer first seen
 // after the first 1,000 results), and per-turret percentiles (bucket-guided ranks) against
-// percentile_cont computed by the database itself.
+// percentile_cont's arithmetic over the generated values, sorted in full.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { memoryLogger } from '../common/log.ts';
+import { openStore } from '../store/open.ts';
+import type { SqlDriver, Store } from '../store/types.ts';
 import { createTestDatabase, type TestDatabase } from '../test/support/postgres.ts';
-import type { SqlDriver } from '../store/types.ts';
 import { computeStats } from './stats.ts';
 import { mulberry32 } from '../test/support/random.ts';
-import { type GenResult, insertResults, insertRun, pgDriver } from '../test/support/results-data.ts';
+import { type GenResult, insertResults, insertRun } from '../test/support/results-data.ts';
 
 let db: TestDatabase;
+let store: Store;
 let sql: SqlDriver;
 before(async () => {
   db = await createTestDatabase();
-  sql = await pgDriver(db.url);
+  store = await openStore({ databaseUrl: db.url, log: memoryLogger('warn') });
+  sql = store.sql;
 });
 after(async () => {
-  await sql?.close();
+  await store?.close();
   await db?.drop();
 });
+
+// percentile_cont's arithmetic (orderedsetaggs.c): the value at rank floor(p·(n−1)), plus that
+// fraction of the step to the next one.
+function percentileCont(sorted: number[], p: number): number {
+  const pos = p * (sorted.length - 1);
+  const first = Math.floor(pos);
+  const lo = sorted[first]!;
+  return first === pos ? lo : lo + (sorted[first + 1]! - lo) * (pos - first);
+}
 
 test('a timer first seen after the sampled results is found, in order of first appearance', async () => {
   const rnd = mulberry32(3);
@@ -37,8 +50,8 @@ test('a timer first seen after the sampled results is found, in order of first a
       customTimers: i % 7 ? timers : {},
     });
   }
-  const runId = await insertRun(sql, { config: {} });
-  await insertResults(sql, runId, rows);
+  const runId = await insertRun(store, { config: {} });
+  await insertResults(store, runId, rows);
   const stats = await computeStats(sql, { runId, interval: 10, runTime: 30 });
   assert.deepEqual(
     stats.series.map((s) => s.name),
@@ -68,20 +81,26 @@ test('per-turret percentiles equal percentile_cont', async () => {
       customTimers: null,
     });
   }
-  const runId = await insertRun(sql, { config: {} });
-  await insertResults(sql, runId, rows);
+  const runId = await insertRun(store, { config: {} });
+  await insertResults(store, runId, rows);
   const stats = await computeStats(sql, { runId, interval: 10, runTime: 60 });
-  const expected = await sql.query<{ uuid: string | null; name: string | null; n: number; p: number[] }>(
-    `SELECT turret_uuid AS uuid, turret_name AS name, count(*)::float8 AS n,
-            percentile_cont(ARRAY[0.5, 0.95, 0.99]::float8[]) WITHIN GROUP (ORDER BY scriptrun_time) AS p
-       FROM results WHERE run_id = $1 GROUP BY 1, 2`,
-    [runId],
-  );
-  assert.equal(stats.turretBreakdown.length, expected.length);
-  for (const e of expected) {
+  const byTurret = new Map<string, { uuid: string | null; name: string | null; values: number[] }>();
+  for (const r of rows) {
+    const key = JSON.stringify([r.turretUuid, r.turretName]);
+    const group = byTurret.get(key) ?? { uuid: r.turretUuid, name: r.turretName, values: [] };
+    group.values.push(r.scriptrunTime);
+    byTurret.set(key, group);
+  }
+  assert.equal(stats.turretBreakdown.length, byTurret.size);
+  for (const e of byTurret.values()) {
     const got = stats.turretBreakdown.find((t) => t.uuid === e.uuid && t.rawName === e.name);
     assert.ok(got, `turret ${e.uuid}/${e.name}`);
-    assert.equal(got.count, Number(e.n));
-    assert.deepEqual([got.p50, got.p95, got.p99], e.p.map(Number), `turret ${e.uuid}/${e.name}`);
+    assert.equal(got.count, e.values.length);
+    const sorted = e.values.sort((a, b) => a - b);
+    assert.deepEqual(
+      [got.p50, got.p95, got.p99],
+      [0.5, 0.95, 0.99].map((p) => percentileCont(sorted, p)),
+      `turret ${e.uuid}/${e.name}`,
+    );
   }
 });

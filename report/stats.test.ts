@@ -2,21 +2,25 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import fc from 'fast-check';
+import { memoryLogger } from '../common/log.ts';
+import { openStore } from '../store/open.ts';
+import type { SqlDriver, Store } from '../store/types.ts';
 import { createTestDatabase, type TestDatabase } from '../test/support/postgres.ts';
-import type { SqlDriver } from '../store/types.ts';
 import { ALL_TRANSACTIONS_SERIES } from '../protocol/results.ts';
 import { computeStats, type LatencyStats } from './stats.ts';
 import { mulberry32 } from '../test/support/random.ts';
-import { type GenResult, insertResults, insertRun, pgDriver } from '../test/support/results-data.ts';
+import { type GenResult, insertResults, insertRun } from '../test/support/results-data.ts';
 
 let db: TestDatabase;
+let store: Store;
 let sql: SqlDriver;
 before(async () => {
   db = await createTestDatabase();
-  sql = await pgDriver(db.url);
+  store = await openStore({ databaseUrl: db.url, log: memoryLogger('warn') });
+  sql = store.sql;
 });
 after(async () => {
-  await sql?.close();
+  await store?.close();
   await db?.drop();
 });
 
@@ -153,8 +157,8 @@ test('statistics match an independent reference (property, with empty bins and b
         rows: fc.array(resultArb, { maxLength: 60 }),
       }),
       async (spec) => {
-        const runId = await insertRun(sql, { config: {} });
-        await insertResults(sql, runId, spec.rows);
+        const runId = await insertRun(store, { config: {} });
+        await insertResults(store, runId, spec.rows);
         const stats = await computeStats(sql, { runId, interval: spec.interval, runTime: spec.runTime });
         check(spec, stats);
       },
@@ -182,8 +186,8 @@ test('a larger run: 20,000 results, 3 custom timers, a silent stretch in the mid
       customTimers: timers,
     });
   }
-  const runId = await insertRun(sql, { config: {} });
-  await insertResults(sql, runId, rows);
+  const runId = await insertRun(store, { config: {} });
+  await insertResults(store, runId, rows);
   const stats = await computeStats(sql, { runId, interval: 10, runTime: 60 });
   check({ runTime: 60, interval: 10, rows }, stats);
   const total = stats.series[0]!;
@@ -193,7 +197,7 @@ test('a larger run: 20,000 results, 3 custom timers, a silent stretch in the mid
 });
 
 test('a run with no results yields one empty series and zero-count bins', async () => {
-  const runId = await insertRun(sql, { config: {} });
+  const runId = await insertRun(store, { config: {} });
   const stats = await computeStats(sql, { runId, interval: 10, runTime: 30 });
   assert.equal(stats.series.length, 1);
   assert.equal(stats.series[0]!.overall.count, 0);
@@ -204,22 +208,24 @@ test('a run with no results yields one empty series and zero-count bins', async 
 });
 
 test('status changes are placed relative to the start of the run', async () => {
-  const runId = await insertRun(sql, { config: {} });
+  const runId = await insertRun(store, { config: {} });
   const start = new Date('2025-01-01T00:00:00Z');
-  await sql.query(
-    `INSERT INTO turrets (run_id, uuid, name, canons, rampup, script, status, first_seen, last_seen) VALUES ($1, 'u1', 'alpha', 2, 0, 's.ts', 'lost', $2, $3)`,
-    [runId, start, new Date(start.getTime() + 12_000)],
-  );
-  for (const [status, s] of [
+  await store.upsertTurret(runId, {
+    uuid: 'u1',
+    name: 'alpha',
+    canons: 2,
+    rampup: 0,
+    script: 's.ts',
+    state: 'lost',
+    firstSeen: start,
+    lastSeen: new Date(start.getTime() + 12_000),
+  });
+  for (const [state, s] of [
     ['ready', 0],
     ['running', 1],
     ['lost', 12.5],
   ] as const) {
-    await sql.query(`INSERT INTO turret_status_changes (run_id, uuid, name, status, raw_status, reason, at) VALUES ($1, 'u1', 'alpha', $2, $2, NULL, $3)`, [
-      runId,
-      status,
-      new Date(start.getTime() + s * 1000),
-    ]);
+    await store.recordStatusChange(runId, { uuid: 'u1', name: 'alpha', state, rawStatus: state, reason: null, at: new Date(start.getTime() + s * 1000) });
   }
   const stats = await computeStats(sql, { runId, interval: 10, runTime: 30, startedAt: start, endedAt: new Date(start.getTime() + 31_000) });
   assert.equal(stats.turrets.length, 1);

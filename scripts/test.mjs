@@ -34,9 +34,9 @@ const QUICK = [
 ];
 
 // Known-answer timing tests (latency from the intended start against a stall pattern, rates to 1%,
-// a threshold abort within 2 s)
+// a threshold abort within 2 s, a killed turret lost within 3 s)
 // measure the load generator itself: they run after the rest, alone, not beside an image build.
-const SOLO = ['test/e2e/statistics.test.ts', 'test/e2e/workload.test.ts'];
+const SOLO = ['test/e2e/statistics.test.ts', 'test/e2e/turret-loss.test.ts', 'test/e2e/workload.test.ts'];
 
 const args = process.argv.slice(2);
 const unit = args.includes('--unit');

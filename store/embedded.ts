@@ -8,6 +8,7 @@ import type { Logger } from '../common/log.ts';
 import type { ResultBatch } from '../protocol/results.ts';
 import type { PgliteEvent, PgliteRequest, PgliteResponse, PgliteWorkerData, WireError } from './pglite-protocol.ts';
 import { SqlStore, type SessionDriver, type SqlSession } from './sql-store.ts';
+import type { ResultsCopy } from './types.ts';
 
 export interface EmbeddedOptions {
   /**
@@ -24,6 +25,7 @@ type RequestBody = PgliteRequest extends infer R ? (R extends PgliteRequest ? Om
 
 export class EmbeddedDriver implements SessionDriver {
   private nextId = 1;
+  private nextCopyId = 1;
   private readonly pending = new Map<number, Pending>();
   private gate: Promise<void> = Promise.resolve();
   private dead: Error | null = null;
@@ -115,6 +117,33 @@ export class EmbeddedDriver implements SessionDriver {
     return (await this.call({ op: 'writeResults', runId, batches }, 'COPY results')).count ?? 0;
   }
 
+  /**
+   * A results COPY the worker holds: each write's text is built there as it arrives, and end()
+   * stores all of it in one COPY, one transaction. Only end() runs SQL, so only end() waits for a
+   * session to finish.
+   */
+  openResultsCopy(runId: number): ResultsCopy {
+    const copyId = this.nextCopyId++;
+    let closed = false;
+    return {
+      write: async (batches) => {
+        if (closed) throw new Error(`embedded database (${this.dataDir}): results COPY already ended`);
+        await this.call({ op: 'resultsCopyWrite', copyId, runId, batches }, 'COPY results');
+      },
+      end: async () => {
+        if (closed) throw new Error(`embedded database (${this.dataDir}): results COPY already ended`);
+        closed = true;
+        await this.gate;
+        await this.call({ op: 'resultsCopyEnd', copyId }, 'COPY results');
+      },
+      // The worker forgets the text; after a failed end() it already has.
+      abort: () => {
+        closed = true;
+        this.call({ op: 'resultsCopyAbort', copyId }, 'abort COPY results').catch(() => undefined);
+      },
+    };
+  }
+
   /** PGlite has one session: a session here holds back every other call until it ends. */
   async withSession<T>(fn: (session: SqlSession) => Promise<T>): Promise<T> {
     const before = this.gate;
@@ -153,6 +182,10 @@ export class EmbeddedStore extends SqlStore {
 
   override async writeResults(runId: number, batches: ResultBatch[]): Promise<number> {
     return this.driver.writeResults(runId, batches);
+  }
+
+  override async openResultsCopy(runId: number): Promise<ResultsCopy> {
+    return this.driver.openResultsCopy(runId);
   }
 }
 

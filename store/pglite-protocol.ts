@@ -13,6 +13,10 @@ export type PgliteRequest =
   | { id: number; op: 'copy'; sql: string; text: string }
   /** The COPY text is built in the worker, so the HQ thread only clones typed arrays. */
   | { id: number; op: 'writeResults'; runId: number; batches: ResultBatch[] }
+  /** A results COPY fed slice by slice (EmbeddedDriver.openResultsCopy): text built on arrival, stored at the end. */
+  | { id: number; op: 'resultsCopyWrite'; copyId: number; runId: number; batches: ResultBatch[] }
+  | { id: number; op: 'resultsCopyEnd'; copyId: number }
+  | { id: number; op: 'resultsCopyAbort'; copyId: number }
   | { id: number; op: 'close' };
 
 /** A Postgres error's fields that survive the structured clone. */

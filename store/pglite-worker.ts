@@ -33,11 +33,14 @@ async function main(): Promise<void> {
   }
   port.postMessage({ kind: 'ready', startupMs: Math.round(performance.now() - t0), fromTemplate } satisfies PgliteEvent);
 
-  const copy = async (sql: string, text: string) => {
+  const copy = async (sql: string, text: string | string[]) => {
     // PGlite has no COPY wire sub-protocol; it reads the payload from a virtual /dev/blob file.
     const blobSql = sql.replace(/\bFROM\s+STDIN\b/i, "FROM '/dev/blob'");
-    await db.query(blobSql, [], { blob: new Blob([text]) });
+    await db.query(blobSql, [], { blob: new Blob(Array.isArray(text) ? text : [text]) });
   };
+  // The text of each open results COPY, slice by slice: the HQ thread sends a slice at a time
+  // (posting one is cheap, cloning 100k rows at once was not), and the COPY runs once, at the end.
+  const openCopies = new Map<number, { pieces: string[]; rows: number }>();
 
   const handle = async (req: PgliteRequest): Promise<PgliteResponse> => {
     switch (req.op) {
@@ -57,6 +60,22 @@ async function main(): Promise<void> {
         if (count) await copy(RESULTS_COPY_SQL, resultsCopyText(req.runId, req.batches));
         return { id: req.id, ok: true, count };
       }
+      case 'resultsCopyWrite': {
+        const open = openCopies.get(req.copyId) ?? { pieces: [], rows: 0 };
+        open.pieces.push(resultsCopyText(req.runId, req.batches));
+        open.rows += countRows(req.batches);
+        openCopies.set(req.copyId, open);
+        return { id: req.id, ok: true };
+      }
+      case 'resultsCopyEnd': {
+        const open = openCopies.get(req.copyId);
+        openCopies.delete(req.copyId);
+        if (open?.rows) await copy(RESULTS_COPY_SQL, open.pieces);
+        return { id: req.id, ok: true, count: open?.rows ?? 0 };
+      }
+      case 'resultsCopyAbort':
+        openCopies.delete(req.copyId);
+        return { id: req.id, ok: true };
       case 'close':
         await db.close();
         return { id: req.id, ok: true };

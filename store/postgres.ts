@@ -20,7 +20,7 @@ import {
   RESULTS_COPY_BINARY_SQL,
   RESULTS_COPY_SQL,
 } from './copy-text.ts';
-import type { ResultsCopy } from './result-writer.ts';
+import type { ResultsCopy } from './types.ts';
 import { SqlStore, type SessionDriver, type SqlSession } from './sql-store.ts';
 
 const INT8 = 20;
@@ -274,7 +274,7 @@ export class PostgresStore extends SqlStore {
    * rows: one stream instead of a COPY, a commit and a round trip per chunk (measured here: a
    * long-lived stream ≈290k rows/s vs ≈151k for a COPY per 10k rows).
    */
-  async openResultsCopy(runId: number): Promise<ResultsCopy> {
+  override async openResultsCopy(runId: number): Promise<ResultsCopy> {
     // Binary format: no number formatting here and no float parsing in the server.
     const copy = await this.driver.openCopy(RESULTS_COPY_BINARY_SQL);
     await copy.write(COPY_BINARY_HEADER);

@@ -29,7 +29,7 @@ test('embedded: the writer stores every row through the PGlite worker', async ()
   for (let i = 0; i < 400; i++) {
     const b = new ResultBatchBuilder();
     for (let k = 0; k < 100; k++) b.add({ elapsed: i * 100 + k, epoch: 1, scriptrunTime: 0.5, error: k % 9 ? null : 'e\t"x"', customTimers: { a: k } });
-    w.enqueue(b.build({ turretUuid: 'u', turretName: 't', seq: i + 1 }), { turretUuid: 'u', turretName: 't' });
+    w.enqueue(b.build({ turretUuid: 'u', turretName: 't', seq: i + 1 }));
     if (i % 20 === 19) await new Promise((r) => setImmediate(r));
   }
   await w.drain(20_000);

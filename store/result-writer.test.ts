@@ -19,17 +19,32 @@ const tmp = mkdtempSync(join(tmpdir(), 'oct-writer-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
 /** A batch whose rows' elapsed are from, from+1, …: stored order is checkable. */
-function batch(from: number, n: number): ResultBatch {
+function batch(
+  from: number,
+  n: number,
+  turret: { turretUuid: string | null; turretName: string | null } = { turretUuid: null, turretName: null },
+): ResultBatch {
   const b = new ResultBatchBuilder();
   for (let i = from; i < from + n; i++) {
     b.add({ elapsed: i, epoch: 1.7e9 + i / 1000, scriptrunTime: 0.001, error: i % 10 ? null : 'boom', customTimers: i % 2 ? { t: i } : {} });
   }
-  return b.build({ turretUuid: null, turretName: null, seq: null });
+  return b.build({ ...turret, seq: null });
 }
 
 async function count(store: Store, runId: number): Promise<number> {
   const [r] = await store.sql.query<{ n: number }>('SELECT count(*) AS n FROM results WHERE run_id = $1', [runId]);
   return r!.n;
+}
+
+/** A store that takes every COPY at once and keeps only the batches' row counts. */
+function memoryStore(stored: number[]): Pick<Store, 'openResultsCopy'> {
+  return {
+    openResultsCopy: async () => ({
+      write: async (batches) => batches.forEach((b) => stored.push(b.count)),
+      end: async () => undefined,
+      abort: () => undefined,
+    }),
+  };
 }
 
 async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
@@ -57,7 +72,7 @@ test('200k rows from many turrets are written and counted exactly', async () => 
     const w = new ResultWriter({ store, runId: run.id, log: memoryLogger(), spillDir });
     const t0 = performance.now();
     for (let i = 0; i < 2000; i++) {
-      w.enqueue(batch(i * 100, 100), { turretUuid: `u${i % 4}`, turretName: i % 8 === 7 ? null : `t${i % 4}` });
+      w.enqueue(batch(i * 100, 100, { turretUuid: `u${i % 4}`, turretName: i % 8 === 7 ? null : `t${i % 4}` }));
       if (i % 100 === 99) await sleep(0); // let the writer run, as the socket loop would
     }
     await w.drain(20_000);
@@ -87,7 +102,7 @@ test('a small memory bound spills to disk and every row is written in order', as
     const w = new ResultWriter({ store, runId: run.id, log, spillDir, maxQueuedRows: 1_000, flushRows: 2_000 });
     let sawSpill = 0;
     for (let i = 0; i < 500; i++) {
-      w.enqueue(batch(i * 100, 100), { turretUuid: 'u', turretName: 'n' });
+      w.enqueue(batch(i * 100, 100, { turretUuid: 'u', turretName: 'n' }));
       sawSpill = Math.max(sawSpill, w.stats().spilledRows);
       assert.ok(w.stats().queuedRows <= 1_000, 'memory stays under the bound');
       if (i % 50 === 49) await sleep(1);
@@ -110,11 +125,11 @@ test('the results table going away and coming back loses nothing', async () => {
     const run = await store.createRun({ name: 'flaky', config: {}, hqId: null });
     const log = memoryLogger();
     const w = new ResultWriter({ store, runId: run.id, log, spillDir, flushMs: 20, retryMinMs: 20, retryMaxMs: 200, maxQueuedRows: 5_000 });
-    w.enqueue(batch(0, 1_000), { turretUuid: 'u', turretName: 'n' });
+    w.enqueue(batch(0, 1_000, { turretUuid: 'u', turretName: 'n' }));
     await w.drain(5_000);
     await store.sql.query('ALTER TABLE results RENAME TO results_away');
     await store.sql.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND datname = current_database()');
-    for (let i = 1; i <= 20; i++) w.enqueue(batch(i * 1_000, 1_000), { turretUuid: 'u', turretName: 'n' });
+    for (let i = 1; i <= 20; i++) w.enqueue(batch(i * 1_000, 1_000, { turretUuid: 'u', turretName: 'n' }));
     await until('failed writes', () => w.stats().failedWrites >= 3);
     const down = w.stats();
     assert.match(down.lastError ?? '', /results/);
@@ -147,7 +162,7 @@ test('drain times out with a clear error, and the rows left are recoverable from
       flushRows: 1_000,
     });
     await store.sql.query('ALTER TABLE results RENAME TO results_away');
-    for (let i = 0; i < 10; i++) w.enqueue(batch(i * 500, 500), { turretUuid: 'u', turretName: 'n' });
+    for (let i = 0; i < 10; i++) w.enqueue(batch(i * 500, 500, { turretUuid: 'u', turretName: 'n' }));
     const err = await w.drain(300).then(
       () => assert.fail('drain should time out'),
       (e: unknown) => e as ResultDrainError,
@@ -158,7 +173,7 @@ test('drain times out with a clear error, and the rows left are recoverable from
     assert.match(err.message, /5000 rows not written after 300 ms/);
     assert.ok(err.message.includes(err.recoveryFile));
     assert.match(err.message, /last database error: .*results/);
-    w.enqueue(batch(99_999, 1), { turretUuid: 'u', turretName: 'n' });
+    w.enqueue(batch(99_999, 1, { turretUuid: 'u', turretName: 'n' }));
     assert.equal(w.stats().refusedRows, 1, 'rows after close are counted, not silently lost');
 
     await store.sql.query('ALTER TABLE results_away RENAME TO results');
@@ -212,10 +227,10 @@ test('a database server that stops and starts again loses nothing', async () => 
   try {
     const run = await store.createRun({ name: 'restart', config: {}, hqId: null });
     const w = new ResultWriter({ store, runId: run.id, log, spillDir, flushMs: 20, retryMinMs: 50, retryMaxMs: 300, maxQueuedRows: 3_000 });
-    w.enqueue(batch(0, 2_000), { turretUuid: 'u', turretName: 'n' });
+    w.enqueue(batch(0, 2_000, { turretUuid: 'u', turretName: 'n' }));
     await w.drain(5_000);
     server.down();
-    for (let i = 1; i <= 10; i++) w.enqueue(batch(i * 1_000, 1_000), { turretUuid: 'u', turretName: 'n' });
+    for (let i = 1; i <= 10; i++) w.enqueue(batch(i * 1_000, 1_000, { turretUuid: 'u', turretName: 'n' }));
     await until('failed writes', () => w.stats().failedWrites >= 2);
     assert.match(w.stats().lastError ?? '', /127\.0\.0\.1|ECONNREFUSED|terminat|connect/i);
     server.up();
@@ -231,9 +246,9 @@ test('a database server that stops and starts again loses nothing', async () => 
 
 test('enqueue never throws, even on a malformed batch', async () => {
   const log = memoryLogger();
-  const store = { writeResults: async () => 0 };
+  const store = memoryStore([]);
   const w = new ResultWriter({ store, runId: 1, log, spillDir: join(tmp, 'never'), maxQueuedRows: 0 });
-  assert.doesNotThrow(() => w.enqueue({ count: 3 } as unknown as ResultBatch, { turretUuid: null, turretName: null }));
+  assert.doesNotThrow(() => w.enqueue({ count: 3 } as unknown as ResultBatch));
   assert.equal(w.stats().refusedRows, 3);
   assert.match(w.stats().lastError ?? '', /enqueue failed/);
   await w.close();
@@ -242,16 +257,16 @@ test('enqueue never throws, even on a malformed batch', async () => {
 test('a spill file left by an earlier process is set aside, not overwritten', async () => {
   const spillDir = mkdtempSync(join(tmp, 'orphan-'));
   const stored: number[] = [];
-  const store = { writeResults: async (_: number, batches: ResultBatch[]) => batches.reduce((n, b) => (stored.push(b.count), n + b.count), 0) };
+  const store = memoryStore(stored);
   const log = memoryLogger();
   const first = new ResultWriter({ store, runId: 5, log, spillDir, maxQueuedRows: 10, flushMs: 60_000 });
-  first.enqueue(batch(0, 100), { turretUuid: 'u', turretName: 'n' });
-  first.enqueue(batch(100, 100), { turretUuid: 'u', turretName: 'n' });
+  first.enqueue(batch(0, 100, { turretUuid: 'u', turretName: 'n' }));
+  first.enqueue(batch(100, 100, { turretUuid: 'u', turretName: 'n' }));
   await sleep(300); // the first process "crashes" with rows in its spill file
   assert.ok(existsSync(first.spillPath));
   await first.close(); // closing with rows left keeps the file, as a crash would
   const second = new ResultWriter({ store, runId: 5, log, spillDir, maxQueuedRows: 10 });
-  second.enqueue(batch(200, 100), { turretUuid: 'u', turretName: 'n' });
+  second.enqueue(batch(200, 100, { turretUuid: 'u', turretName: 'n' }));
   await second.drain(5_000);
   const orphan = log.lines.find((l) => l.includes('from an earlier process'));
   assert.ok(orphan);
@@ -264,8 +279,6 @@ test('a spill file left by an earlier process is set aside, not overwritten', as
 
 test('the open COPY (binary) stores exactly what the COPY text stores', async () => {
   await withStore(async (store) => {
-    const open = (store as Store & { openResultsCopy?: (runId: number) => Promise<import('./result-writer.ts').ResultsCopy> }).openResultsCopy;
-    assert.ok(open, 'the Postgres store can keep a COPY open');
     const odd = ['tab\there', 'new\nline\r', 'back\\slash', 'nul\u0000x', 'lone \ud800 surrogate', 'ünïcødé ✓ 🎯', '"quoted"', ''];
     const b = new ResultBatchBuilder();
     for (let i = 0; i < 64; i++) {
@@ -278,7 +291,7 @@ test('the open COPY (binary) stores exactly what the COPY text stores', async ()
     const a = await store.createRun({ name: 'text', config: {}, hqId: null });
     const c = await store.createRun({ name: 'binary', config: {}, hqId: null });
     await store.writeResults(a.id, batches);
-    const copy = await open.call(store, c.id);
+    const copy = await store.openResultsCopy(c.id);
     await copy.write(batches.slice(0, 2));
     await copy.write(batches.slice(2));
     await copy.end();

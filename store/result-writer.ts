@@ -1,11 +1,12 @@
 // Between the HQ socket loop and the store: enqueue() returns at once, and the rows reach the
-// database in the background. On Postgres (a store with openResultsCopy) one binary COPY stays
-// open and is fed slice by slice while the server parses the previous slice, committed every
-// `commitRows` rows or `commitMs`, or as soon as nothing is left to send; other stores get a COPY
-// per `flushRows` chunk. Memory is bounded: past `maxQueuedRows` batches go to a spill file and
-// come back in order, read back at full speed while new batches keep spilling. Until a COPY
-// commits, its rows stay in memory: a failing database is retried with backoff and rows are never
-// dropped; whatever drain() cannot write in time is left in a file that can be recovered.
+// database in the background, through the store's open results COPY (on Postgres one binary COPY
+// that the server parses while the next slice is built; on the embedded store, its worker builds
+// each slice's text as it arrives and runs one COPY at the commit). The COPY is fed slice by slice
+// and committed every `commitRows` rows or `commitMs`, or as soon as nothing is left to send.
+// Memory is bounded: past `maxQueuedRows` batches go to a spill file and come back in order, read
+// back at full speed while new batches keep spilling. Until a COPY commits, its rows stay in
+// memory: a failing database is retried with backoff and rows are never dropped; whatever drain()
+// cannot write in time is left in a file that can be recovered.
 import { mkdirSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Clock } from '../common/clock.ts';
@@ -13,42 +14,25 @@ import { systemClock } from '../common/clock.ts';
 import type { Logger } from '../common/log.ts';
 import type { ResultBatch } from '../protocol/results.ts';
 import { encodeFrame, SPILL_MAGIC, SpillFile, type SpillEntry } from './spill-file.ts';
+import type { ResultsCopy, Store } from './types.ts';
 import { open } from 'node:fs/promises';
 
-/** A COPY of results kept open across batches (the Postgres backend offers one). */
-export interface ResultsCopy {
-  /** Sends the batches' rows; resolves once the connection can take more. */
-  write(batches: ResultBatch[]): Promise<void>;
-  /** Ends the COPY; resolves once its rows are committed. */
-  end(): Promise<void>;
-  /** Gives up on the COPY: none of its rows are stored. */
-  abort(reason: Error): void;
-}
-
 export interface ResultWriterOptions {
-  /**
-   * writeResults works with any Store; a store that can also keep a COPY open (openResultsCopy)
-   * gets one long-lived COPY per `commitRows` rows instead of a COPY per `flushRows`.
-   */
-  store: {
-    writeResults(runId: number, batches: ResultBatch[]): Promise<number>;
-    openResultsCopy?(runId: number): Promise<ResultsCopy>;
-  };
+  store: Pick<Store, 'openResultsCopy'>;
   runId: number;
   log: Logger;
   /** Where the spill file and, after a failed drain, the recovery file go (e.g. the results dir). */
   spillDir: string;
   clock?: Clock;
+  /** Rows waiting that start a COPY at once; fewer wait up to flushMs for more (default 10k rows, 200 ms). */
   flushRows?: number;
   flushMs?: number;
   maxQueuedRows?: number;
-  /** With an open COPY: commit after this many rows or this long (default 100k rows, 1 s), or when nothing is left to write. */
+  /** Commit after this many rows or this long (default 100k rows, 1 s), or when nothing is left to write. */
   commitRows?: number;
   commitMs?: number;
-  /** With an open COPY: rows built and sent per step; the event loop gets a turn between steps (default 4000). */
+  /** Rows built and sent per step; the event loop gets a turn between steps (default 4000). */
   sliceRows?: number;
-  /** false: a COPY per chunk even when the store can keep one open (the older path, for comparisons). */
-  streaming?: boolean;
   /** Backoff after a failed write: doubles from retryMinMs up to retryMaxMs. */
   retryMinMs?: number;
   retryMaxMs?: number;
@@ -102,7 +86,6 @@ export class ResultWriter {
   private readonly commitRows: number;
   private readonly commitMs: number;
   private readonly sliceRows: number;
-  private readonly streaming: boolean;
 
   // Oldest first: the chunk being written (or retried), then memory, then the spill file.
   private chunk: SpillEntry[] | null = null;
@@ -143,15 +126,14 @@ export class ResultWriter {
     this.commitRows = opts.commitRows ?? 100_000;
     this.commitMs = opts.commitMs ?? 1_000;
     this.sliceRows = opts.sliceRows ?? 4_000;
-    this.streaming = (opts.streaming ?? true) && typeof opts.store.openResultsCopy === 'function';
   }
 
   get spillPath(): string {
     return join(this.spillDir, `results-run${this.runId}.spill`);
   }
 
-  /** Never blocks, never throws. meta is the turret the HQ attributed the batch to (null name: legacy). */
-  enqueue(batch: ResultBatch, meta: { turretUuid: string | null; turretName: string | null }): void {
+  /** Never blocks, never throws. The batch names the turret the HQ attributed it to (null name: legacy). */
+  enqueue(batch: ResultBatch): void {
     try {
       if (batch.count <= 0) return;
       if (this.stopped) {
@@ -159,11 +141,7 @@ export class ResultWriter {
         this.log.error('rows enqueued after the writer closed were not stored', { rows: batch.count, runId: this.runId });
         return;
       }
-      const entry: SpillEntry = {
-        runId: this.runId,
-        at: this.clock.now(),
-        batch: { ...batch, turretUuid: meta.turretUuid, turretName: meta.turretName },
-      };
+      const entry: SpillEntry = { runId: this.runId, at: this.clock.now(), batch };
       // Once anything is spilled, later batches follow it to disk, so rows keep their order.
       if ((this.spill && this.spill.rows > 0) || this.memRows + batch.count > this.maxQueuedRows) {
         this.spillFile().append(entry);
@@ -248,7 +226,7 @@ export class ResultWriter {
     }
   }
 
-  private takeFromMemory(maxRows = this.flushRows): SpillEntry[] {
+  private takeFromMemory(maxRows: number): SpillEntry[] {
     const out: SpillEntry[] = [];
     let rows = 0;
     while (this.memHead < this.memory.length) {
@@ -269,52 +247,6 @@ export class ResultWriter {
     return out;
   }
 
-  private async writeNext(): Promise<void> {
-    if (this.streaming) return this.streamNext();
-    if (this.stopped || this.writing) return;
-    this.writing = true;
-    try {
-      if (!this.chunk) {
-        let next = this.takeFromMemory();
-        if (!next.length && this.spill && this.spill.rows > 0) {
-          this.taking = this.spill.take(this.flushRows);
-          try {
-            next = await this.taking;
-          } finally {
-            this.taking = null;
-          }
-          if (this.stopped) return; // a failed drain took these entries into its recovery file
-        }
-        if (!next.length) return;
-        this.chunk = next;
-        this.chunkRows = next.reduce((n, e) => n + e.batch.count, 0);
-      }
-      if (this.stopped) return;
-      const chunk = this.chunk;
-      try {
-        this.inflight = this.store
-          .writeResults(
-            this.runId,
-            chunk.map((e) => e.batch),
-          )
-          .then(() => undefined);
-        await this.inflight;
-      } catch (err) {
-        this.onWriteFailed(err as Error);
-        return;
-      } finally {
-        this.inflight = null;
-      }
-      this.chunkCommitted(chunk);
-    } catch (err) {
-      // Reading the spill file failed: the rows are still in it; try again after a pause.
-      this.onWriteFailed(err as Error);
-    } finally {
-      this.writing = false;
-      this.kick();
-    }
-  }
-
   /** The oldest entries not in the chunk, about maxRows rows: from memory, else from the spill file. */
   private async takeNext(maxRows: number): Promise<SpillEntry[]> {
     const next = this.takeFromMemory(maxRows);
@@ -328,12 +260,12 @@ export class ResultWriter {
   }
 
   /**
-   * One long-lived COPY: re-sends the chunk kept from a failed attempt, then keeps taking the
-   * oldest rows and sending them, slice by slice, while the server parses the previous slice;
+   * One COPY: re-sends the chunk kept from a failed attempt, then keeps taking the oldest rows and
+   * sending them, slice by slice (on Postgres the server parses one slice while the next is built);
    * commits after commitRows rows or commitMs, or as soon as nothing is left to send. The chunk
    * (every row of the open COPY) is kept until the commit, so a failure loses nothing.
    */
-  private async streamNext(): Promise<void> {
+  private async writeNext(): Promise<void> {
     if (this.stopped || this.writing) return;
     this.writing = true;
     let copy: ResultsCopy | null = null;
@@ -349,7 +281,7 @@ export class ResultWriter {
       const chunk = this.chunk;
       const started = this.clock.now();
       session = (async () => {
-        copy = await this.store.openResultsCopy!(this.runId);
+        copy = await this.store.openResultsCopy(this.runId);
         // The kept chunk first (a retry, or the first slice), in slices.
         for (let i = 0; i < chunk.length; ) {
           const slice: ResultBatch[] = [];

@@ -7,7 +7,7 @@ import type { TurretState } from '../protocol/incoming.ts';
 import { MIGRATIONS } from './schema.ts';
 import { countRows, resultsCopyText, RESULTS_COPY_SQL, storableText } from './copy-text.ts';
 import { decodeBuckets, encodeBuckets } from './histogram-bytes.ts';
-import type { AggregateRow, ErrorCountRow, RunInfo, RunPatch, RunState, SqlDriver, StatusChange, Store, TurretRecord } from './types.ts';
+import type { AggregateRow, ErrorCountRow, ResultsCopy, RunInfo, RunPatch, RunState, SqlDriver, StatusChange, Store, TurretRecord } from './types.ts';
 
 /** One connection used alone, for work that needs session state (advisory lock, transaction). */
 export interface SqlSession {
@@ -183,7 +183,7 @@ interface ErrorCountPage {
   messages: string;
 }
 
-export class SqlStore implements Store {
+export abstract class SqlStore implements Store {
   constructor(
     readonly kind: 'postgres' | 'embedded',
     readonly location: string,
@@ -265,6 +265,9 @@ export class SqlStore implements Store {
     await this.sql.copyFrom(RESULTS_COPY_SQL, resultsCopyText(runId, batches));
     return rows;
   }
+
+  /** Each backend feeds a COPY its own way (a stream on Postgres, the worker on PGlite). */
+  abstract openResultsCopy(runId: number): Promise<ResultsCopy>;
 
   async writeAggregates(runId: number, rows: AggregateRow[], errors: ErrorCountRow[]): Promise<void> {
     if (!rows.length && !errors.length) return;

@@ -77,6 +77,19 @@ export interface SqlDriver {
   close(): Promise<void>;
 }
 
+/**
+ * A COPY of results kept open while the caller feeds it batches: nothing of it is stored until
+ * end() resolves, and then all of it is.
+ */
+export interface ResultsCopy {
+  /** Sends the batches' rows (each batch says which turret it came from); resolves once the copy can take more. */
+  write(batches: ResultBatch[]): Promise<void>;
+  /** Ends the COPY; resolves once its rows are committed. */
+  end(): Promise<void>;
+  /** Gives up on the COPY: none of its rows are stored. */
+  abort(reason: Error): void;
+}
+
 export interface Store {
   readonly kind: 'postgres' | 'embedded';
   /** Where the data lives, for messages: a URL without password, or a directory. */
@@ -91,6 +104,8 @@ export interface Store {
   updateRun(id: number, patch: RunPatch): Promise<void>;
   /** Writes the batches in one COPY; returns the number of rows written. */
   writeResults(runId: number, batches: ResultBatch[]): Promise<number>;
+  /** A COPY of the run's results to feed batch by batch and commit at once (the ResultWriter's path). */
+  openResultsCopy(runId: number): Promise<ResultsCopy>;
   /**
    * Appends aggregate deltas (several rows may share a key: they add up) in one transaction.
    * Cost grows with the rows given, never with the results they stand for.

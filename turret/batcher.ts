@@ -58,6 +58,9 @@ export class Batcher {
       this.timer = null;
     }
     if (this.builder.count === 0) return;
+    // The deltas of these rows leave just before them: a turret killed between flushes loses rows
+    // and their counts together, so the stored rows and the report never disagree.
+    this.flushAggregates();
     const count = this.builder.count;
     const batch = this.builder.build({ turretUuid: this.meta.uuid, turretName: this.meta.turret, seq: ++this.seq });
     this.sender.enqueue(encodeBinaryBatch(batch, { ...this.meta, seq: this.seq, aggregated: true }), count);

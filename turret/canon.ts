@@ -8,7 +8,7 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { Clock } from '../common/clock.ts';
 import type { Logger } from '../common/log.ts';
-import { INTENDED_LATENCY_SERIES, type ResultRow } from '../protocol/results.ts';
+import { INTENDED_LATENCY_SERIES, MAX_DURATION_SECONDS, type ResultRow } from '../protocol/results.ts';
 import { describeError } from './describe-error.ts';
 import { createHttpClient } from './http-client.ts';
 import type { Dispatcher } from 'undici';
@@ -43,10 +43,12 @@ export class CanonConstructionError extends Error {
   }
 }
 
+// A timer the HQ would refuse (not a number, below zero, beyond a day) is not data: dropping it
+// here keeps the rest of the batch acceptable, so rows and their aggregates stay in step.
 function finiteTimers(timers: unknown): Record<string, number> {
   const out: Record<string, number> = {};
   if (typeof timers !== 'object' || timers === null) return out;
-  for (const [k, v] of Object.entries(timers)) if (typeof v === 'number' && Number.isFinite(v)) out[k] = v;
+  for (const [k, v] of Object.entries(timers)) if (typeof v === 'number' && v >= 0 && v <= MAX_DURATION_SECONDS) out[k] = v;
   return out;
 }
 

@@ -338,6 +338,7 @@ export class Turret {
         planId: this.planned?.planId ?? this.plan?.planId,
         health: this.health.sample(),
         reason,
+        heartbeatMs: config.heartbeat_ms,
       }),
     );
   }

@@ -1,5 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { ExitCode } from '../../common/exit-codes.ts';
+import { resultCountsByRun } from '../../store/report-queries.ts';
 import { loggerFromArgs } from '../logger-from-args.ts';
 import { openResults, SourceError } from '../results-source.ts';
 
@@ -44,13 +45,7 @@ export const runsCommand: CommandModule<object, Args> = {
     }
     try {
       const runs = (await source.store.listRuns()).sort((a, b) => a.id - b.id);
-      const counts = new Map(
-        (
-          await source.store.sql.query<{ run_id: number; n: number; errors: number }>(
-            `SELECT run_id::float8 AS run_id, count(*)::float8 AS n, count(error)::float8 AS errors FROM results GROUP BY run_id`,
-          )
-        ).map((r) => [Number(r.run_id), r]),
-      );
+      const counts = await resultCountsByRun(source.store.sql);
       if (args.json) {
         const out = runs.map((r) => ({
           id: r.id,
@@ -59,8 +54,8 @@ export const runsCommand: CommandModule<object, Args> = {
           createdAt: r.createdAt,
           startedAt: r.startedAt,
           endedAt: r.endedAt,
-          results: Number(counts.get(r.id)?.n ?? 0),
-          errors: Number(counts.get(r.id)?.errors ?? 0),
+          results: counts.get(r.id)?.results ?? 0,
+          errors: counts.get(r.id)?.errors ?? 0,
           error: r.error,
         }));
         process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
@@ -73,7 +68,7 @@ export const runsCommand: CommandModule<object, Args> = {
           r.state,
           when(r.startedAt),
           when(r.endedAt),
-          String(counts.get(r.id)?.n ?? 0),
+          String(counts.get(r.id)?.results ?? 0),
           String(counts.get(r.id)?.errors ?? 0),
         ]);
         const head = ['id', 'name', 'state', 'started', 'ended', 'results', 'errors'];

@@ -21,8 +21,8 @@ export function simpleSink(store: Store, runId: number): ResultSink {
     }
   };
   return {
-    enqueue(batch, meta) {
-      queue.push({ ...batch, turretUuid: meta.turretUuid, turretName: meta.turretName });
+    enqueue(batch) {
+      queue.push(batch);
       running ??= pump().finally(() => (running = null));
     },
     stats: () => ({
