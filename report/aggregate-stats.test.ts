@@ -6,7 +6,7 @@ import { PERCENTILE_RELATIVE_ERROR, toMicros } from '../protocol/histogram.ts';
 import { ALL_TRANSACTIONS_SERIES } from '../protocol/results.ts';
 import type { AggregateRow, ErrorCountRow } from '../store/types.ts';
 import { mulberry32 } from '../test/support/random.ts';
-import { HISTOGRAM_PERCENTILE_METHOD, statsFromAggregates } from './aggregate-stats.ts';
+import { HISTOGRAM_PERCENTILE_METHOD, MAX_BINS, statsFromAggregates } from './aggregate-stats.ts';
 import { PERCENTILES, type LatencyStats, type RunStats, type TurretInfo } from './stats.ts';
 
 interface Turret {
@@ -356,4 +356,21 @@ test('errors: the 100 most frequent messages, then by message; the distinct coun
   assert.equal(stats.distinctErrors, 105);
   // Errors alone still place the run in time.
   assert.deepEqual([stats.firstElapsed, stats.lastElapsed, stats.duration], [0, 22, 22]);
+});
+
+test('a stray second far in the future widens the bins instead of making millions of them', () => {
+  const d = new DeltaBuilder();
+  d.record(1, 0.01, null, null);
+  d.record(9_000_000, 0.02, null, null);
+  const rows: AggregateRow[] = d
+    .take()
+    .flatMap((s) => s.series.map((x) => ({ second: s.second, turretUuid: 'u', turretName: 't', series: x.name, errors: x.errors, hist: x.hist })));
+  const stats = statsFromAggregates({ rows, errors: [], turrets: [] }, { runId: 1, interval: 10, runTime: 30 });
+  const all = stats.series[0]!;
+  assert.ok(all.bins.length <= MAX_BINS, `${all.bins.length} bins`);
+  assert.equal(stats.interval % 10, 0, 'a whole multiple of results_ts_interval');
+  assert.equal(
+    all.bins.reduce((a, b) => a + b.count, 0),
+    2,
+  );
 });

@@ -76,22 +76,29 @@ function emptyLatency(): LatencyStats {
 
 /** The bins and the seconds they cover, by computeStats's rules. */
 interface Timeline {
+  /** Seconds per bin: results_ts_interval, widened by a whole factor when it would make too many bins. */
+  interval: number;
   duration: number;
   nBins: number;
   binSeconds(i: number): number;
   binOf(second: number): number;
 }
 
+// A report of more bins than this is megabytes per series and no chart can show it (one stray
+// second far in the future, or a week-long run at 1 s): bins widen instead.
+export const MAX_BINS = 10_000;
+
 function timeline(opts: StatsOptions, lastSecond: number | null): Timeline {
-  const { interval } = opts;
   const actual = opts.startedAt && opts.endedAt ? (opts.endedAt.getTime() - opts.startedAt.getTime()) / 1000 : null;
   const planned = actual !== null && actual > 0 ? Math.min(opts.runTime, actual) : opts.runTime;
   // A row of second s holds results from s to s + 1. Past the planned time those are the in-flight
   // iterations finishing after stop, a fraction of a second: counting the whole second would cut
   // the rate of a short run by up to 1/run_time, so the run stretches to s only (off by < 1 s).
   const duration = Math.max(planned, lastSecond ?? 0, Number.EPSILON);
+  const interval = opts.interval * Math.max(1, Math.ceil(duration / opts.interval / MAX_BINS - 1e-9));
   const nBins = Math.max(1, Math.ceil(duration / interval - 1e-9));
   return {
+    interval,
     duration,
     nBins,
     binSeconds: (i) => Math.min(interval, duration - i * interval),
@@ -122,7 +129,8 @@ function seriesNames(rows: AggregateRow[]): string[] {
   return [ALL_TRANSACTIONS_SERIES, ...timers];
 }
 
-function seriesStats(rows: AggregateRow[], names: string[], interval: number, tl: Timeline): SeriesStats[] {
+function seriesStats(rows: AggregateRow[], names: string[], tl: Timeline): SeriesStats[] {
+  const { interval } = tl;
   const index = new Map(names.map((name, s) => [name, s]));
   const overall = names.map(() => new Tally());
   const binStats = names.map(() => new Map<number, LatencyStats>());
@@ -234,11 +242,11 @@ export function statsFromAggregates(input: AggregateInput, opts: StatsOptions): 
   const { top, distinct } = errorGroups(errors);
   return {
     runId,
-    interval,
+    interval: tl.interval,
     duration: tl.duration,
     firstElapsed: extent?.first ?? null,
     lastElapsed: extent?.last ?? null,
-    series: seriesStats(rows, seriesNames(rows), interval, tl),
+    series: seriesStats(rows, seriesNames(rows), tl),
     errorsByMessage: top,
     distinctErrors: distinct,
     turretBreakdown: turretBreakdown(rows, tl.duration),
