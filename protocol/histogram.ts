@@ -193,6 +193,11 @@ export class LatencyHistogram {
   }
 }
 
+// For messages about values from the network: String() throws on {"toString": 0}.
+function show(v: unknown): string {
+  return (JSON.stringify(v) ?? 'undefined').slice(0, 40);
+}
+
 /** Longest latency a histogram message may claim, seconds: a day. Anything longer is forged or broken. */
 export const MAX_LATENCY_SECONDS = 86_400;
 const MAX_COUNT = 1e12;
@@ -229,8 +234,8 @@ export function histogramProblem(v: unknown): string | null {
     const i = b[k];
     const c = b[k + 1];
     if (typeof i !== 'number' || !Number.isInteger(i) || i <= prev || i >= HISTOGRAM_BUCKETS)
-      return `bucket ${String(i)} is not ascending in 0..${HISTOGRAM_BUCKETS - 1}`;
-    if (typeof c !== 'number' || !Number.isInteger(c) || c <= 0) return `bucket ${i}: count ${String(c)} must be a positive integer`;
+      return `bucket ${show(i)} is not ascending in 0..${HISTOGRAM_BUCKETS - 1}`;
+    if (typeof c !== 'number' || !Number.isInteger(c) || c <= 0) return `bucket ${i}: count ${show(c)} must be a positive integer`;
     prev = i;
     total += c;
   }

@@ -121,7 +121,7 @@ function parseStatus(o: Record<string, unknown>): Incoming {
     kind: 'status',
     status: {
       uuid: o.uuid,
-      name: typeof o.turret === 'string' ? o.turret : String(o.turret ?? ''),
+      name: typeof o.turret === 'string' ? o.turret : typeof o.turret === 'number' ? String(o.turret) : '',
       rawStatus: o.status,
       state: normaliseState(o.status),
       canons: toNumberOrNull(o.canons ?? o.cannons),
