@@ -1,16 +1,14 @@
 import type { CommandModule } from 'yargs';
 import { loggerFromArgs } from '../logger-from-args.ts';
 import { reportAction } from '../report-action.ts';
+import { type VerdictArgs, verdictOptions, withVerdictOptions } from './verdict-options.ts';
 
-interface Args {
+interface Args extends VerdictArgs {
   'results-dir'?: string;
   'database-url'?: string;
   run?: number;
   out?: string;
   template?: string;
-  'check-thresholds': boolean;
-  exact: boolean;
-  junit?: string;
   verbose?: boolean | number;
 }
 
@@ -18,19 +16,12 @@ export const rebuildResultsCommand: CommandModule<object, Args> = {
   command: 'rebuild-results [results-dir]',
   describe: 'Regenerate results.html and summary.json from stored results, from any working directory',
   builder: (y) =>
-    y
+    withVerdictOptions(y)
       .positional('results-dir', { type: 'string', describe: 'A results folder of "oct run" (its database in RESULTS_DIR/db, its config.json)' })
       .option('database-url', { type: 'string', describe: 'Read from a Postgres server instead (default: OCT_DATABASE_URL)' })
       .option('run', { type: 'number', describe: 'Run id (default: the latest finished run)' })
       .option('out', { type: 'string', describe: 'Write here instead of RESULTS_DIR' })
       .option('template', { type: 'string', describe: "A project folder whose templates/report.html to use (default: the results folder's project)" })
-      .option('check-thresholds', { type: 'boolean', default: false, describe: 'Exit with code 4 when a threshold fails' })
-      .option('junit', { type: 'string', describe: 'Also write the thresholds as a JUnit XML file' })
-      .option('exact', {
-        type: 'boolean',
-        default: false,
-        describe: 'Percentiles from every stored result (SQL, cost grows with results) instead of the histograms (within 0.4%)',
-      })
       .check((a) => {
         if (!a['results-dir'] && !a['database-url'] && !process.env.OCT_DATABASE_URL) return 'give RESULTS_DIR or --database-url';
         if (!a['results-dir'] && !a.out) return 'with --database-url, say where to write: --out DIR';
@@ -45,9 +36,7 @@ export const rebuildResultsCommand: CommandModule<object, Args> = {
       runId: args.run,
       outDir: args.out,
       projectDir: args.template,
-      checkThresholds: args['check-thresholds'],
-      exact: args.exact,
-      junit: args.junit,
+      ...verdictOptions(args),
       log: loggerFromArgs(args),
       write: (s) => process.stdout.write(s),
     });
