@@ -141,6 +141,24 @@ export class Aggregator {
     return refused;
   }
 
+  /**
+   * What a previous HQ of this run stored (an HQ restarted mid-run): counted into the totals so
+   * the live figures, /metrics and the outcome are the whole run's, not handed to the store again.
+   */
+  seed(rows: AggregateRow[]): void {
+    for (const r of rows) {
+      const total = this.seriesTotal(r.series);
+      if (!total || r.hist.n === 0) continue;
+      total.hist.addEncoded(r.hist);
+      total.errors += r.errors;
+      this.turretCounts({ uuid: r.turretUuid, name: r.turretName }, r.series, r.hist.n, r.errors);
+      if (r.series === ALL_TRANSACTIONS_SERIES) {
+        this.transactions += r.hist.n;
+        this.errors += r.errors;
+      }
+    }
+  }
+
   /** Results of a turret that does not pre-aggregate: counted at the next `fold` (within a second). */
   addRows(batch: ResultBatch, turret: TurretKey): void {
     const k = `${turret.uuid ?? ''}\u0000${turret.name ?? ''}`;

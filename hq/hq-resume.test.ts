@@ -1,6 +1,7 @@
 // A restarted HQ (a Kubernetes pod restart) adopts the unfinished run instead of starting a new test.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { DeltaBuilder } from '../protocol/aggregate.ts';
 import { Hq } from './hq.ts';
 import { hqFixture } from '../test/support/hq-fixture.ts';
 import { FakeTurret } from '../test/support/fake-turret.ts';
@@ -14,6 +15,15 @@ test('a restarted HQ adopts a running run, collects until its run_time, and fini
   const prev = await fx.store().createRun({ name: opts.runName, config: opts.config, hqId: 'old' });
   const startedAt = new Date(Date.now() - 1000);
   await fx.store().updateRun(prev.id, { state: 'running', startedAt });
+  // What the previous HQ had counted and stored: 30 transactions, 3 failed.
+  const before = new DeltaBuilder();
+  for (let i = 0; i < 30; i++) before.record(0.5, 0.01, i % 10 === 0 ? 'boom' : null, null);
+  const [second] = before.take();
+  await fx.store().writeAggregates(
+    prev.id,
+    second!.series.map((d) => ({ second: second!.second, turretUuid: 'u-old', turretName: 'survivor', series: d.name, errors: d.errors, hist: d.hist })),
+    [],
+  );
   const hq = await Hq.bind(opts);
   const t = await FakeTurret.connect(hq.endpoints, { name: 'survivor', oct: true });
   try {
@@ -33,6 +43,9 @@ test('a restarted HQ adopts a running run, collects until its run_time, and fini
     assert.equal(o.state, 'finished');
     assert.equal(o.missingBatches, 0, 'seq baseline taken from the first status');
     assert.equal(await storedRows(prev.id), 25);
+    // The counters are the whole run's: what the first HQ stored and what this one took in.
+    assert.equal(o.transactions, 30 + 25);
+    assert.equal(o.errors, 3 + (await storedRows(prev.id, 'error IS NOT NULL')));
     assert.equal((await fx.store().listRuns()).filter((r) => r.name === opts.runName).length, 1, 'no new run');
   } finally {
     t.close();

@@ -175,6 +175,7 @@ export class Hq {
     const judged = parseThresholds(config.thresholds);
     const stats = new Aggregator({ clock, maxTimerSeries: opts.maxTimerSeries, windowSeconds: Math.max(60, LiveThresholds.longestWindow(judged)) });
     const thresholds = new LiveThresholds(judged, stats);
+    if (resumed) stats.seed((await store.readAggregates(run.id)).rows);
     const aggregates = new AggregateWriter(store, run.id, log.child('aggregates'));
     metrics.attach?.(stats);
     const writerOpts = { spillDir: opts.spillDir, log: log.child('writer') };
