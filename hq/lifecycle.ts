@@ -253,17 +253,16 @@ export class Lifecycle {
   private async runUntilTime(signal?: AbortSignal): Promise<void> {
     const endMono = this.startedMono! + this.deps.config.run_time * 1000;
     while (this.deps.clock.monotonic() < endMono) {
-      if (signal?.aborted) {
-        this.deps.log.warn('stopping early: interrupted');
-        return;
-      }
+      // Before the interruption: a launcher whose turrets all exited interrupts the run too, and
+      // the reason must be theirs (every turret aborted: the test did not run), not "interrupted".
       if (this.everyTurretGone()) {
         this.deps.log.error('stopping early: no turret left running', { turrets: this.connectedText() });
-        const aborted = this.deps.registry.list().filter((e) => e.state === 'aborted');
         // Killed turrets were stopped on purpose; a test whose turrets all aborted did not run.
-        if (aborted.length === this.deps.registry.size) {
-          this.abortedBy = `every turret aborted: ${aborted.map((e) => `${e.name}: ${e.reason ?? 'no reason given'}`).join('; ')}`;
-        }
+        this.abortedBy = this.everyTurretAborted();
+        return;
+      }
+      if (signal?.aborted) {
+        this.deps.log.warn('stopping early: interrupted');
         return;
       }
       if (this.judgeThresholds()) return;
@@ -295,6 +294,13 @@ export class Lifecycle {
     const mono = this.deps.clock.monotonic();
     if (mono - this.lastStartMono < RESTART_EVERY_MS) return;
     if (this.deps.registry.list().some((e) => e.state === 'ready')) void this.broadcastStart();
+  }
+
+  /** "every turret aborted: …" with their reasons when each one did, else null. */
+  private everyTurretAborted(): string | null {
+    const all = this.deps.registry.list();
+    if (!all.length || !all.every((e) => e.state === 'aborted')) return null;
+    return `every turret aborted: ${all.map((e) => `${e.name}: ${e.reason ?? 'no reason given'}`).join('; ')}`;
   }
 
   /** Every turret aborted or was killed (a lost one may come back, so it does not count). */
@@ -386,6 +392,9 @@ export class Lifecycle {
       drainError = (err as Error).message;
     }
     for (const e of registry.list()) if (e.oct) seq.countTrailing(e.uuid, e.lastStatusSeq);
+    // The run may have been interrupted (its launcher saw every turret exit) before the loop saw
+    // their Aborted statuses: the test still did not run, and says why.
+    this.abortedBy ??= this.deps.stats.transactions === 0 ? this.everyTurretAborted() : null;
     const w = sink.stats();
     const unwritten = w.queuedRows + w.spilledRows + w.inFlightRows;
     const error = drainError
