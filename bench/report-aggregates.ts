@@ -432,13 +432,17 @@ export function checkGenerator(n: number, seed = 7): { recorded: number; synthet
 // ---------------------------------------------------------------------------------------------
 // The report, in a fresh process.
 
-export interface ReportTiming {
+export interface ReportTiming extends Omit<ChildResult, 'transactions'> {
   store: 'embedded' | 'postgres';
   run: string;
   exact: boolean;
   results: number;
   aggregateRows: number;
   errorRows: number;
+}
+
+interface ChildResult {
+  transactions: number;
   /** The first generateReport of the process (cold JIT and caches: what `oct report` pays), s. */
   coldSeconds: number;
   /** Median of the repeats after it, s (NaN with one repeat). */
@@ -453,21 +457,6 @@ export interface ReportTiming {
   rssBeforeMb: number;
   htmlBytes: number;
   /** What the report says, to compare the two methods. */
-  p95: number | null;
-  p99: number | null;
-}
-
-interface ChildResult {
-  transactions: number;
-  coldSeconds: number;
-  warmSeconds: number;
-  readStatsSeconds: number;
-  readSeconds: number;
-  statsSeconds: number;
-  windowsSeconds: number;
-  peakRssMb: number;
-  rssBeforeMb: number;
-  htmlBytes: number;
   p95: number | null;
   p99: number | null;
 }
