@@ -489,7 +489,7 @@ async function reportChild(where: string, runId: number, outDir: string, exact: 
         stats.push((performance.now() - t0) / 1000);
       } else {
         const aggregates = await store.readAggregates(runId);
-        const turrets = await turretInfo(store, runId, run.startedAt);
+        const turrets = await turretInfo(store.sql, runId, run.startedAt);
         const t1 = performance.now();
         statsFromAggregates({ ...aggregates, turrets }, opts);
         reads.push((t1 - t0) / 1000);

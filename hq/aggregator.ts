@@ -7,7 +7,7 @@
 // delta walks its non-empty buckets only.
 import type { Clock } from '../common/clock.ts';
 import { DeltaBuilder, MAX_TIMER_SERIES, OTHER_SERIES, type SecondDelta } from '../protocol/aggregate.ts';
-import { LatencyHistogram } from '../protocol/histogram.ts';
+import { LatencyHistogram, mergeEncoded } from '../protocol/histogram.ts';
 import { ALL_TRANSACTIONS_SERIES, INTENDED_LATENCY_SERIES, type ResultBatch } from '../protocol/results.ts';
 import type { AggregateRow, ErrorCountRow } from '../store/types.ts';
 
@@ -177,17 +177,11 @@ export class Aggregator {
    * series: a turret sends several deltas a second, the store needs one row for them.
    */
   takeStoreRows(): { rows: AggregateRow[]; errors: ErrorCountRow[] } {
-    const rows = new Map<string, { row: AggregateRow; merged: LatencyHistogram | null }>();
+    const rows = new Map<string, AggregateRow>();
     for (const r of this.storeRows) {
       const key = `${r.second}\u0000${r.turretUuid ?? ''}\u0000${r.turretName ?? ''}\u0000${r.series}`;
       const seen = rows.get(key);
-      if (!seen) {
-        rows.set(key, { row: r, merged: null });
-        continue;
-      }
-      seen.merged ??= LatencyHistogram.from(seen.row.hist);
-      seen.merged.addEncoded(r.hist);
-      seen.row = { ...seen.row, errors: seen.row.errors + r.errors };
+      rows.set(key, seen ? { ...seen, errors: seen.errors + r.errors, hist: mergeEncoded(seen.hist, r.hist) } : r);
     }
     const errors = new Map<string, ErrorCountRow>();
     for (const e of this.storeErrors) {
@@ -198,10 +192,7 @@ export class Aggregator {
     }
     this.storeRows = [];
     this.storeErrors = [];
-    return {
-      rows: [...rows.values()].map(({ row, merged }) => (merged ? { ...row, hist: merged.encode() } : row)),
-      errors: [...errors.values()],
-    };
+    return { rows: [...rows.values()], errors: [...errors.values()] };
   }
 
   /** Merged histogram of a series over the run so far (null when no such series). */

@@ -10,8 +10,8 @@
 //
 // The same second may come in several messages (a flush falls mid-second): deltas add up.
 // The HQ builds the same deltas itself from the single results of legacy turrets (`DeltaBuilder`).
-import { HISTOGRAM_PRECISION, LatencyHistogram, type EncodedHistogram, histogramProblem } from './histogram.ts';
-import { ALL_TRANSACTIONS_SERIES, INTENDED_LATENCY_SERIES, type ResultBatch } from './results.ts';
+import { HISTOGRAM_PRECISION, LatencyHistogram, MAX_LATENCY_SECONDS, type EncodedHistogram, histogramProblem } from './histogram.ts';
+import { ALL_TRANSACTIONS_SERIES, INTENDED_LATENCY_SERIES, MAX_ELAPSED_SECONDS, type ResultBatch } from './results.ts';
 
 export const AGGREGATE_VERSION = 1;
 /** Custom timer series per run beyond which names fold into OTHER_SERIES (turret) or are refused (HQ). */
@@ -20,8 +20,7 @@ export const OTHER_SERIES = 'other';
 /** Distinct error messages kept per second and turret; the rest are counted under one text. */
 export const MAX_ERROR_MESSAGES = 100;
 export const OTHER_ERRORS = '(other errors)';
-const MAX_SECONDS_PER_MESSAGE = 3_600;
-const MAX_SECOND = 10_000_000;
+const MAX_ELAPSED_SECONDSS_PER_MESSAGE = 3_600;
 const MAX_NAME = 500;
 const MAX_MESSAGE_TEXT = 2_000;
 
@@ -74,12 +73,14 @@ export function parseAggregate(o: Record<string, unknown>): ParsedAggregate {
   if (o.precision !== HISTOGRAM_PRECISION) return fail(`histogram precision ${JSON.stringify(o.precision)}, expected ${HISTOGRAM_PRECISION}`);
   if (typeof o.uuid !== 'string' || o.uuid === '' || o.uuid.length > MAX_NAME) return fail('"uuid" must be a non-empty string');
   if (typeof o.seq !== 'number' || !Number.isInteger(o.seq) || o.seq < 1) return fail('"seq" must be a positive integer');
-  if (!Array.isArray(o.seconds) || o.seconds.length > MAX_SECONDS_PER_MESSAGE) return fail(`"seconds" must be an array of at most ${MAX_SECONDS_PER_MESSAGE}`);
+  if (!Array.isArray(o.seconds) || o.seconds.length > MAX_ELAPSED_SECONDSS_PER_MESSAGE)
+    return fail(`"seconds" must be an array of at most ${MAX_ELAPSED_SECONDSS_PER_MESSAGE}`);
   const seconds: SecondDelta[] = [];
   for (const [k, raw] of o.seconds.entries()) {
     if (typeof raw !== 'object' || raw === null) return fail(`seconds[${k}] must be an object`);
     const s = raw as Record<string, unknown>;
-    if (typeof s.s !== 'number' || !Number.isInteger(s.s) || s.s < 0 || s.s > MAX_SECOND) return fail(`seconds[${k}].s must be an integer in 0..${MAX_SECOND}`);
+    if (typeof s.s !== 'number' || !Number.isInteger(s.s) || s.s < 0 || s.s > MAX_ELAPSED_SECONDS)
+      return fail(`seconds[${k}].s must be an integer in 0..${MAX_ELAPSED_SECONDS}`);
     if (!Array.isArray(s.series) || s.series.length > MAX_TIMER_SERIES + 3)
       return fail(`seconds[${k}].series must be an array of at most ${MAX_TIMER_SERIES + 3}`);
     const series: SeriesDelta[] = [];
@@ -139,7 +140,7 @@ export class DeltaBuilder {
   private lastEntry: { series: Map<string, { hist: LatencyHistogram; errors: number }>; errors: Map<string, number> } | null = null;
 
   private second(elapsed: number) {
-    const s = Math.min(MAX_SECOND, Math.max(0, Math.floor(elapsed)));
+    const s = Math.min(MAX_ELAPSED_SECONDS, Math.max(0, Math.floor(elapsed)));
     if (s === this.lastSecond && this.lastEntry) return this.lastEntry;
     let sec = this.seconds.get(s);
     if (!sec) this.seconds.set(s, (sec = { series: new Map(), errors: new Map() }));
@@ -201,7 +202,8 @@ export class DeltaBuilder {
     if (typeof v !== 'number' || !(v >= 0)) return;
     let d = series.get(name);
     if (!d) series.set(name, (d = { hist: new LatencyHistogram(), errors: 0 }));
-    d.hist.record(Math.min(v, MAX_LATENCY_CLAMP));
+    // Beyond a day is a broken clock or a forged result: clamped, or the whole message would be refused.
+    d.hist.record(Math.min(v, MAX_LATENCY_SECONDS));
     if (failed) d.errors++;
   }
 
@@ -211,6 +213,3 @@ export class DeltaBuilder {
     errors.set(key, (errors.get(key) ?? 0) + 1);
   }
 }
-
-// A value beyond a day is a broken clock or a forged result; the histogram message would be refused.
-const MAX_LATENCY_CLAMP = 86_400;

@@ -77,11 +77,6 @@ export function decodeBinaryBatch(header: Record<string, unknown>, payload: Buff
   for (let i = 0; i < 3 * count; i++) {
     if (!Number.isFinite(data[i]!)) return bad(`result ${i % count}: non-finite time value`);
   }
-  // NaN is a timer not set; ±Infinity is no time, as in the fixed columns.
-  for (let i = FIXED_COLUMNS * count; i < cols * count; i++) {
-    const v = data[i]!;
-    if (v === Infinity || v === -Infinity) return bad(`result ${i % count}: non-finite timer value`);
-  }
   // One value out of range refuses the whole batch, as a non-finite one does (why: parseJsonBatch).
   for (let i = 0; i < count; i++) {
     const problem = resultTimesProblem(data[i]!, data[count + i]!, data[2 * count + i]!, limits);
@@ -91,6 +86,8 @@ export function decodeBinaryBatch(header: Record<string, unknown>, payload: Buff
     const at = (FIXED_COLUMNS + k) * count;
     for (let i = 0; i < count; i++) {
       const v = data[at + i]!;
+      // NaN is a timer not set; ±Infinity is no time, as in the fixed columns.
+      if (v === Infinity || v === -Infinity) return bad(`result ${i}: non-finite timer value`);
       const problem = Number.isNaN(v) ? null : timerProblem(header.timers[k]!, v);
       if (problem) return { ok: false, malformed: 'out_of_range', reason: `result ${i}: ${problem}` };
     }

@@ -16,6 +16,7 @@ import {
   LatencyHistogram,
   MAX_LATENCY_SECONDS,
   MAX_MICROS,
+  mergeEncoded,
   PERCENTILE_RELATIVE_ERROR,
   toMicros,
 } from './histogram.ts';
@@ -708,5 +709,32 @@ test('histogramProblem never throws, and whatever it accepts is a histogram from
       },
     ),
     { numRuns: 300 },
+  );
+});
+
+test('mergeEncoded of two encodings equals the encoding of the merged histogram', () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.double({ min: 0, max: 3600, noNaN: true }), { maxLength: 500 }),
+      fc.array(fc.double({ min: 0, max: 3600, noNaN: true }), { maxLength: 500 }),
+      (xs, ys) => {
+        const a = new LatencyHistogram();
+        const b = new LatencyHistogram();
+        for (const v of xs) a.record(v);
+        for (const v of ys) b.record(v);
+        const merged = mergeEncoded(a.encode(), b.encode());
+        a.add(b);
+        const whole = a.encode();
+        assert.deepEqual(merged.b, whole.b);
+        assert.equal(merged.n, whole.n);
+        if (whole.n) {
+          assert.equal(merged.min, whole.min);
+          assert.equal(merged.max, whole.max);
+          assert.ok(Math.abs(merged.mean - whole.mean) <= 1e-9 * Math.max(1, whole.mean));
+          assert.ok(Math.abs(merged.m2 - whole.m2) <= 1e-9 * Math.max(1, whole.m2));
+        }
+      },
+    ),
+    { numRuns: 150 },
   );
 });

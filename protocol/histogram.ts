@@ -193,6 +193,37 @@ export class LatencyHistogram {
   }
 }
 
+/**
+ * Two encoded histograms merged without a dense array: the bucket lists are merged in order, in
+ * time proportional to their length (the HQ merges a turret's deltas of one second this way, once
+ * a second, for every turret and series).
+ */
+export function mergeEncoded(a: EncodedHistogram, b: EncodedHistogram): EncodedHistogram {
+  if (b.n === 0) return a;
+  if (a.n === 0) return b;
+  const n = a.n + b.n;
+  const d = b.mean - a.mean;
+  const out: number[] = [];
+  const x = a.b;
+  const y = b.b;
+  let i = 0;
+  let j = 0;
+  while (i < x.length || j < y.length) {
+    if (j >= y.length || (i < x.length && x[i]! < y[j]!)) {
+      out.push(x[i]!, x[i + 1]!);
+      i += 2;
+    } else if (i >= x.length || y[j]! < x[i]!) {
+      out.push(y[j]!, y[j + 1]!);
+      j += 2;
+    } else {
+      out.push(x[i]!, x[i + 1]! + y[j + 1]!);
+      i += 2;
+      j += 2;
+    }
+  }
+  return { n, min: Math.min(a.min, b.min), max: Math.max(a.max, b.max), mean: a.mean + (d * b.n) / n, m2: a.m2 + b.m2 + (d * d * a.n * b.n) / n, b: out };
+}
+
 // For messages about values from the network: String() throws on {"toString": 0}.
 function show(v: unknown): string {
   return (JSON.stringify(v) ?? 'undefined').slice(0, 40);

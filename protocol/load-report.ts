@@ -10,6 +10,7 @@
 // one point of the timeline, never the run's totals.
 
 import type { LoadModel, LoadShape } from './load-plan.ts';
+import { MAX_ELAPSED_SECONDS } from './results.ts';
 
 /** One second of one turret's load, as reported and as kept in the run's timeline. */
 export interface LoadSecond {
@@ -85,7 +86,6 @@ export interface LoadTimelineData {
 }
 
 /** A run longer than this (about 115 days) is not a load test. */
-const MAX_SECOND = 10_000_000;
 const MAX_COUNT = 1e12;
 const MAX_MS = 1e9;
 
@@ -101,7 +101,7 @@ export function parseLoadReport(o: Record<string, unknown>): { ok: true; report:
   };
   const fields = {
     planId: num('plan_id', Number.MAX_SAFE_INTEGER, true),
-    second: num('second', MAX_SECOND, true),
+    second: num('second', MAX_ELAPSED_SECONDS, true),
     target: num('target', MAX_COUNT),
     started: num('started', MAX_COUNT, true),
     dropped: num('dropped', MAX_COUNT, true),

@@ -78,7 +78,7 @@ export async function generateReport(opts: GenerateReportOptions): Promise<Gener
   if (opts.exact && storage !== 'all') log.warn(`--exact reads the stored rows, and this run stored only "${storage}": the figures cover those`);
   const stats = exact
     ? await computeStats(store.sql, statsOptions)
-    : statsFromAggregates({ ...aggregates, turrets: await turretInfo(store, runId, run.startedAt) }, statsOptions);
+    : statsFromAggregates({ ...aggregates, turrets: await turretInfo(store.sql, runId, run.startedAt) }, statsOptions);
   const load = await readLoadTimeline(store, runId, log);
   const validity = judgeValidity(load, opts.config.validity ?? VALIDITY_DEFAULTS);
   const live = (run.summary as { thresholds?: ThresholdEvidence['live'] } | null)?.thresholds;

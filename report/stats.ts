@@ -25,7 +25,8 @@ import {
   sampledTimerNames,
   valuesAtRanks,
 } from '../store/latency-passes.ts';
-import { errorGroups, statusChangesWithTimes, type TurretTimesRow, turretsWithTimes } from '../store/report-queries.ts';
+import { errorGroups, type TurretTimesRow } from '../store/report-queries.ts';
+import { turretInfo } from './turret-info.ts';
 import type { SqlDriver } from '../store/types.ts';
 
 export const PERCENTILES = [0.5, 0.8, 0.9, 0.95, 0.99] as const;
@@ -409,7 +410,7 @@ export async function computeStats(sql: SqlDriver, opts: StatsOptions): Promise<
   // and turrets.
   const runAggP = quiet(bucketMoments(sql, runId, 'run times', interval));
   const timerAggP = quiet(aggregateTimers(sql, runId, interval));
-  const miscP = quiet(Promise.all([errorGroups(sql, runId, ERROR_MESSAGES_LIMIT), turretsWithTimes(sql, runId), statusChangesWithTimes(sql, runId)]));
+  const miscP = quiet(Promise.all([errorGroups(sql, runId, ERROR_MESSAGES_LIMIT), turretInfo(sql, runId, opts.startedAt ?? null)]));
 
   // Every result is a run() time point: the turret groups cover them all, so they give the extent.
   const runAgg = await runAggP;
@@ -445,7 +446,7 @@ export async function computeStats(sql: SqlDriver, opts: StatsOptions): Promise<
   );
   const timerRanksP = timers.length ? timerRanks.fetch(sql, runId, { timers }, interval, nBins, rankValue) : undefined;
 
-  const [, , [errorRows, turretInfoRows, changeRows]] = await Promise.all([runRanksP, timerRanksP, miscP]);
+  const [, , [errorRows, turrets]] = await Promise.all([runRanksP, timerRanksP, miscP]);
 
   const names = [ALL_TRANSACTIONS_SERIES, ...timers];
   const series: SeriesStats[] = names.map((name, s) => {
@@ -463,14 +464,6 @@ export async function computeStats(sql: SqlDriver, opts: StatsOptions): Promise<
       histogram: displayHistogram(folded.hist.get(s) ?? new Map()),
     };
   });
-
-  const changesByTurret = new Map<string, TurretStatusChange[]>();
-  const startSec = opts.startedAt ? opts.startedAt.getTime() / 1000 : null;
-  for (const c of changeRows) {
-    const list = changesByTurret.get(c.uuid) ?? [];
-    list.push({ status: c.status, rawStatus: c.rawStatus, reason: c.reason, at: c.at, elapsed: startSec === null ? null : c.at - startSec });
-    changesByTurret.set(c.uuid, list);
-  }
 
   const turretBreakdown = [...folded.perTurret.entries()]
     .sort(([, a], [, b]) => compareNullsLast(a.name, b.name) || compareNullsLast(a.uuid, b.uuid))
@@ -501,7 +494,7 @@ export async function computeStats(sql: SqlDriver, opts: StatsOptions): Promise<
     })),
     distinctErrors: errorRows[0]?.distinctMessages ?? 0,
     turretBreakdown,
-    turrets: turretInfoRows.map((t) => ({ ...t, changes: changesByTurret.get(t.uuid) ?? [] })),
+    turrets,
     percentileMethod: 'exact (linear interpolation between closest ranks, as percentile_cont)',
   };
 }

@@ -350,14 +350,6 @@ export abstract class SqlStore implements Store {
     }));
   }
 
-  async listStatusChanges(runId: number): Promise<StatusChange[]> {
-    const rows = await this.sql.query<{ uuid: string; name: string; status: string; raw_status: string; reason: string | null; at: Date }>(
-      'SELECT uuid, name, status, raw_status, reason, at FROM turret_status_changes WHERE run_id = $1 ORDER BY at, uuid',
-      [runId],
-    );
-    return rows.map((r) => ({ uuid: r.uuid, name: r.name, state: r.status as TurretState, rawStatus: r.raw_status, reason: r.reason, at: new Date(r.at) }));
-  }
-
   async recordStatusChange(runId: number, c: StatusChange): Promise<void> {
     await this.sql.query(
       `INSERT INTO turret_status_changes (run_id, uuid, name, status, raw_status, reason, at)

@@ -117,8 +117,6 @@ export interface Store {
   recordStatusChange(runId: number, change: StatusChange): Promise<void>;
   /** The run's turrets, by first seen. */
   listTurrets(runId: number): Promise<TurretRecord[]>;
-  /** The run's status changes, in time order. */
-  listStatusChanges(runId: number): Promise<StatusChange[]>;
   saveArtifact(runId: number, name: string, content: Buffer): Promise<void>;
   getArtifact(runId: number, name: string): Promise<Buffer | null>;
   close(): Promise<void>;
