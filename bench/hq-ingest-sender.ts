@@ -1,19 +1,25 @@
 // One benchmark sender: an oct-protocol turret without canons. It announces itself, waits for
 // `start`, then pushes the same binary batch (fresh seq each time) as fast as the PUSH socket's
 // high-water mark lets it until `stop`, sends its final status, and prints how much it sent.
-// Usage: node --import tsx bench/hq-ingest-sender.ts PUBLISH_PORT RESULTS_PORT NAME BATCH_SIZE
+// Usage: node --import tsx bench/hq-ingest-sender.ts PUBLISH_PORT RESULTS_PORT NAME BATCH_SIZE [KEYS_DIR]
+// (KEYS_DIR: CURVE with the turret keys there, every message stamped as oct's turret does)
 import { randomUUID } from 'node:crypto';
 import * as zmq from 'zeromq';
 import { encodeBinaryBatch } from '../protocol/binary-batch.ts';
 import { parseOrder } from '../protocol/orders.ts';
 import { ResultBatchBuilder } from '../protocol/results.ts';
 import { encodeStatus } from '../protocol/status.ts';
+import { readTurretKeys } from '../common/keys-dir.ts';
+import { credentialStamp } from '../turret/sockets.ts';
 
-const [publishPort, resultsPort, name, batchSizeArg] = process.argv.slice(2);
+const [publishPort, resultsPort, name, batchSizeArg, keysDir] = process.argv.slice(2);
 const batchSize = Number(batchSizeArg ?? 2000);
 const uuid = randomUUID();
-const push = new zmq.Push({ sendHighWaterMark: 200, linger: 30_000 });
-const sub = new zmq.Subscriber();
+const keys = keysDir ? readTurretKeys(keysDir) : null;
+const curve = keys ? { curveServerKey: keys.hqPublicKey, curvePublicKey: keys.turret.publicKey, curveSecretKey: keys.turret.secretKey } : {};
+const stamp = keys ? credentialStamp(keys, uuid) : (json: string) => json;
+const push = new zmq.Push({ sendHighWaterMark: 200, linger: 30_000, ...curve });
+const sub = new zmq.Subscriber(curve);
 sub.subscribe('');
 sub.connect(`tcp://127.0.0.1:${publishPort}`);
 push.connect(`tcp://127.0.0.1:${resultsPort}`);
@@ -28,7 +34,7 @@ const [, payload] = encodeBinaryBatch(batch, { uuid, turret: name!, seq: 0 });
 let seq = 0;
 let state: 'ready' | 'running' | 'stopping' = 'ready';
 const status = (s: 'ready' | 'running') =>
-  push.send(encodeStatus({ uuid, name: name!, status: s, canons: 1, rampup: 0, script: 'bench', lastSeq: seq, canonsRunning: s === 'running' ? 1 : 0 }));
+  push.send(stamp(encodeStatus({ uuid, name: name!, status: s, canons: 1, rampup: 0, script: 'bench', lastSeq: seq, canonsRunning: s === 'running' ? 1 : 0 })));
 
 async function readOrders(): Promise<void> {
   for await (const [frame] of sub) {
@@ -51,7 +57,7 @@ let lastBeat = t0;
 while (state === 'running') {
   seq++;
   const header = `{"oct":1,"type":"results","encoding":"f64le-columns","uuid":"${uuid}","turret":"${name}","seq":${seq},"count":${batchSize},"timers":[],"errors":["HTTP 500"]}`;
-  await push.send([header, payload]);
+  await push.send([stamp(header), payload]);
   const now = performance.now();
   // Sends below the high-water mark resolve at once; without a yield the order loop never runs.
   if (seq % 16 === 0) await new Promise((r) => setImmediate(r));

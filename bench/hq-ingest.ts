@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createLogger } from '../common/log.ts';
+import { generateKeys, hqKeysOf, turretKeysOf, writeTurretKeys } from '../common/keys-dir.ts';
 import { parseProjectConfig } from '../protocol/config.ts';
 import { openPostgresStore } from '../store/postgres.ts';
 import { Hq } from '../hq/hq.ts';
@@ -43,6 +44,8 @@ export interface HqIngestResult {
   drainPerSecond: number;
   /** Longest time writtenRows did not move while rows were waiting (a stalled writer), seconds. */
   longestStallSeconds: number;
+  /** Results the senders pushed per second of their sending, summed. */
+  sentPerSecond: number;
 }
 
 export async function benchHqIngest(
@@ -54,6 +57,8 @@ export async function benchHqIngest(
     simpleSink?: boolean;
     /** 'stream' (default): the ResultWriter commits every 100k rows or 1 s; 'chunks': every 10k rows (the older chunk size). */
     writer?: 'stream' | 'chunks';
+    /** CURVE on both sockets, senders stamping every message (bench/curve.ts compares). */
+    curve?: boolean;
   } = {},
 ): Promise<HqIngestResult> {
   const senders = opts.senders ?? 2;
@@ -71,6 +76,9 @@ export async function benchHqIngest(
   let lastWritten = -1;
   let lastMoveMono = 0;
   let longestStall = 0;
+  const keys = opts.curve ? generateKeys() : null;
+  const keysDir = keys ? mkdtempSync(join(tmpdir(), 'oct-bench-keys-')) : null;
+  if (keys && keysDir) writeTurretKeys(keysDir, turretKeysOf(keys));
   try {
     const hq = await Hq.bind({
       config: parseProjectConfig({ publish_port: 0, rc_port: 0, min_turrets: senders, run_time: seconds, stop_grace: 30, turrets_wait_timeout: 60 }),
@@ -80,6 +88,7 @@ export async function benchHqIngest(
       bindHost: '127.0.0.1',
       spillDir: mkdtempSync(join(tmpdir(), 'oct-bench-spill-')),
       drainTimeoutMs: 300_000,
+      curve: keys ? hqKeysOf(keys, 'bench') : undefined,
       createSink: opts.simpleSink
         ? (s, id) => simpleSink(s, id)
         : opts.writer === 'chunks'
@@ -121,6 +130,7 @@ export async function benchHqIngest(
           String(hq.endpoints.resultsPort),
           `sender-${i}`,
           String(batchSize),
+          ...(keysDir ? [keysDir] : []),
         ],
         {
           stdio: ['ignore', 'pipe', 'inherit'],
@@ -130,7 +140,7 @@ export async function benchHqIngest(
     );
     const reports = children.map(
       (c) =>
-        new Promise<{ results: number }>((res, rej) => {
+        new Promise<{ results: number; seconds: number }>((res, rej) => {
           let out = '';
           c.stdout!.on('data', (d) => (out += d));
           c.on('exit', (code) => (code === 0 ? res(JSON.parse(out.trim().split('\n').pop()!)) : rej(new Error(`sender exited ${code}`))));
@@ -143,7 +153,9 @@ export async function benchHqIngest(
     const [row] = await store.sql.query<{ n: number }>('SELECT count(*)::int AS n FROM results WHERE run_id = $1', [outcome.runId]);
     const stored = Number(row!.n);
     if (outcome.state !== 'finished') throw new Error(`run ${outcome.state}: ${outcome.error}`);
+    if (outcome.rejectedMessages) throw new Error(`${outcome.rejectedMessages} messages refused`);
     return {
+      sentPerSecond: (await Promise.all(reports)).reduce((n, r) => n + r.results / r.seconds, 0),
       senders,
       batchSize,
       runSeconds: seconds,

@@ -1,16 +1,20 @@
 // `npm run bench`: every figure of BENCHMARKS.md in one run on this machine, each against a peer
 // or a bound measured in the same run. Starts its own throwaway Postgres. `--only NAME[,NAME]`
-// runs some: hq-ingest, hq-merge, turret, scheduler, report, report-aggregates, store.
+// runs some: hq-ingest, curve, hq-merge, turret, scheduler, report, report-aggregates, store,
+// canon-memory, startup.
 import pg from 'pg';
 // @ts-expect-error plain ESM helper shared with the test runner
 import { startCluster } from '../scripts/pg-cluster.mjs';
 import { benchHqIngest, formatHqIngest } from './hq-ingest.ts';
+import { benchCanonMemory, formatCanonMemory } from './canon-memory.ts';
+import { benchCurve, formatCurve } from './curve.ts';
 import { benchHqMerge, formatHqMerge } from './hq-merge.ts';
 import { benchReport } from './report.ts';
 import { benchReportAggregates, formatReportAggregates } from './report-aggregates.ts';
 import { benchSchedulerPrecision, formatSchedulerPrecision } from './scheduler-precision.ts';
+import { benchStartup } from './startup.ts';
 import { benchStoreIngest } from './store-ingest.ts';
-import { benchTurretEfficiency } from './turret-efficiency.ts';
+import { benchGenerators, formatGenerators } from './generators.ts';
 
 const onlyArg = process.argv.indexOf('--only');
 const only = onlyArg > 0 ? new Set(process.argv[onlyArg + 1]!.split(',')) : null;
@@ -40,6 +44,18 @@ try {
       `sent ${fmt(r.sent)}, stored ${fmt(r.stored)}, lost ${r.lost}; received ${fmt(r.receivedPerSecond)}/s`,
     ]);
   }
+  if (want('curve')) {
+    console.log('== CURVE cost: the HQ ingest benchmark with CURVE off and on, in turns');
+    const r = await benchCurve({ rounds: 2, seconds: 3, databaseUrl: await freshDatabase() });
+    console.log(formatCurve(r));
+    const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    const ratio = (pick: (x: (typeof r.on)[number]) => number) => med(r.on.map(pick)) / med(r.off.map(pick));
+    rows.push([
+      'CURVE on / off: HQ ingest stored/s',
+      ratio((x) => x.storedPerSecond).toFixed(3),
+      `received/s while sending ${ratio((x) => x.receivedPerSecond).toFixed(3)}; senders' push rate ${ratio((x) => x.sentPerSecond).toFixed(3)}`,
+    ]);
+  }
   if (want('hq-merge')) {
     console.log('== HQ merge: 100 simulated oct turrets (2 processes) × 100,000 results/s in per-second aggregates → one HQ → Postgres; peer: raw rows');
     const r = await benchHqMerge({ turrets: 100, rate: 100_000, seconds: 10, rawSeconds: 5, url: await freshDatabase(), log: (l) => console.log(l) });
@@ -61,14 +77,28 @@ try {
     }
   }
   if (want('turret')) {
-    console.log('== Turret efficiency: one turret, 50 canons, HTTP GET vs autocannon -c 50, same core, same nginx');
-    const r = await benchTurretEfficiency({ seconds: 5, connections: 50, rounds: 3 });
-    console.log(r);
-    rows.push([
-      'Turret HTTP GET rate / autocannon (one core)',
-      `${fmt(r.ratio * 100)}%`,
-      `turret ${fmt(r.turretRps)}/s, autocannon ${fmt(r.autocannonRps)}/s (medians of ${r.rounds} rounds, ratios ${r.ratios.map((x) => x.toFixed(2)).join(', ')})`,
-    ]);
+    console.log(
+      '== Generators on one core: wrk, autocannon, Locust FastHttpUser and one oct turret, 50 connections each, the same nginx; then side by side; then --workers 2 vs 1',
+    );
+    const r = await benchGenerators({ seconds: 8, rounds: 3, log: (l) => console.log(l) });
+    console.log(JSON.stringify(r));
+    console.log(formatGenerators(r));
+    for (const peer of ['autocannon', 'locust', 'wrk'] as const) {
+      const seq = r.ratios[peer];
+      const side = r.sideBySide.peers[peer];
+      if (!seq || !side) continue;
+      rows.push([
+        `Turret / ${peer}, one core (HTTP GET, 50 connections)`,
+        `${fmt(side.ratio, 2)} side by side`,
+        `in turns ${fmt(seq.rate, 2)} (rounds ${seq.rateRounds.map((x) => fmt(x, 2)).join(', ')}); CPU per request ${fmt(seq.cpu, 2)}`,
+      ]);
+    }
+    if (r.workers)
+      rows.push([
+        'Turret --workers 2 / --workers 1 (2 cores, nginx on one)',
+        fmt(r.workers.turret.ratio, 2),
+        `autocannon -w 2 / -w 1: ${fmt(r.workers.autocannon.ratio, 2)}`,
+      ]);
   }
   if (want('scheduler')) {
     console.log('== Open-model scheduler precision: one turret on one core at 1,000/s, 10,000/s and the highest it sustains, vs autocannon --overallRate');
@@ -125,6 +155,34 @@ try {
       'Result writer → embedded PGlite (worker thread)',
       `${fmt(e.rowsPerSec)}/s`,
       `HQ thread busy ${fmt(e.callerElu * 100)}%; open ${fmt(e.openMs)} ms`,
+    ]);
+  }
+  if (want('canon-memory')) {
+    console.log('== Canon memory: one turret process, 10,000 and 100,000 canons sleeping in a closed-model transaction, real HQ');
+    const r = await benchCanonMemory({ url: await freshDatabase(), log: (l) => console.log(l) });
+    console.log(formatCanonMemory(r));
+    for (const p of r)
+      rows.push([
+        `Turret RSS with ${fmt(p.canons)} sleeping canons`,
+        `${fmt(p.rssMb)} MiB`,
+        `${fmt(p.bytesPerCanon)} B per canon over the ready turret's ${fmt(p.readyRssMb)} MiB; peak (VmHWM) ${fmt(p.peakRssMb)} MiB; all running ${p.startSeconds} s after start`,
+      ]);
+  }
+  if (want('startup')) {
+    console.log(
+      '== Start-up: `oct run demo` (two turrets, embedded database) to the first shot, and `oct check` to its first result; one cold run, then 5 warm',
+    );
+    const r = await benchStartup({ runs: 5, log: (l) => console.log(l) });
+    console.log(JSON.stringify(r));
+    rows.push([
+      '`oct run demo` start to first shot (median of 5 warm runs)',
+      `${fmt(r.runFirstShotSeconds, 2)} s`,
+      `first result stored ${fmt(r.runFirstResultSeconds, 2)} s; runs ${r.runFirstShot.map((x) => fmt(x, 2)).join(', ')} s`,
+    ]);
+    rows.push([
+      '`oct check` start to first result (median of 5 warm runs)',
+      `${fmt(r.checkFirstResultSeconds, 2)} s`,
+      `runs ${r.checkFirstResult.map((x) => fmt(x, 2)).join(', ')} s`,
     ]);
   }
 } finally {

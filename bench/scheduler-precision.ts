@@ -6,7 +6,7 @@
 // the request latency p99 of each. Rates: 1,000/s, 10,000/s, then a search for the highest rate the
 // turret sustains (achieved/target ≥ 0.99 and ≤ 1% dropped), bounded in steps and in time.
 //
-// Layout, as bench/turret-efficiency.ts: nginx (one worker) and the HQ (`oct run --hq-only`) on
+// Layout, as bench/generators.ts: nginx (one worker) and the HQ (`oct run --hq-only`) on
 // core 0; on core 1, in turn, autocannon and one `oct turret --config turret.json` process. The
 // turret is started apart from `oct run` so that it alone is pinned: `oct run` without --hq-only
 // spawns its turrets itself (cli/local-turrets.ts), and pinning it would put HQ and turret on one
@@ -197,6 +197,8 @@ async function octAt(url: string, rate: number, runTime: number, maxCanons: numb
         min_turrets: 1,
         turrets_wait_timeout: 30,
         stop_grace: 5,
+        // --hq-only asks for CURVE; this measures the scheduler over loopback (CURVE: bench/curve.ts).
+        allow_plaintext: true,
         transaction_context: { url },
         turrets: [entry],
       }),

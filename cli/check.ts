@@ -5,7 +5,7 @@ import { systemClock } from '../common/clock.ts';
 import type { Logger } from '../common/log.ts';
 import type { ResultRow } from '../protocol/results.ts';
 import { buildTransaction, runCanon } from '../turret/canon.ts';
-import { createHttpAgent } from '../turret/http-client.ts';
+import { Http1Connector } from '../turret/http1-client.ts';
 import { ScriptLoadError, loadTransactionClass } from '../turret/script-loader.ts';
 import { ExitCode } from '../common/exit-codes.ts';
 
@@ -33,7 +33,8 @@ export async function checkScript(opts: CheckOptions): Promise<number> {
     out.write(`oct check: ${err.message}\n`);
     return ExitCode.TEST_NOT_RUN;
   }
-  const dispatcher = createHttpAgent();
+  // The turret's own client, each canon its own connections, as in a run.
+  const connector = new Http1Connector();
   const rows: ResultRow[] = [];
   const startedAt = systemClock.monotonic();
   // Each canon claims an iteration before starting it, so N canons run exactly --iterations.
@@ -49,7 +50,7 @@ export async function checkScript(opts: CheckOptions): Promise<number> {
         Transaction,
         turret: { name: 'check', uuid: 'check' },
         data: opts.context,
-        dispatcher,
+        transport: () => connector.session(),
         clock: systemClock,
         log: opts.log,
         startedAt,
@@ -67,7 +68,7 @@ export async function checkScript(opts: CheckOptions): Promise<number> {
     if (canons.some((c) => c === null)) return ExitCode.TEST_NOT_RUN;
     await Promise.all(canons.map((c) => runCanon(c!.deps, c!.tx)));
   } finally {
-    await dispatcher.close();
+    connector.close();
   }
   const errors = rows.filter((r) => r.error !== null).length;
   const times = rows.map((r) => r.scriptrunTime).sort((a, b) => a - b);

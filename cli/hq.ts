@@ -7,6 +7,8 @@ import type { Logger } from '../common/log.ts';
 import { ExitCode } from '../common/exit-codes.ts';
 import type { Project } from '../common/project.ts';
 import { finishedRunNamed, HqService, serveFinishedRun } from '../hq/service.ts';
+import { CONTROL_TOKEN_ENV, ControlAuth, controlTokenFromEnv, newControlToken, protectMetricsFromEnv } from '../hq/control-auth.ts';
+import { chooseSecurity } from '../hq/security.ts';
 import { parseThresholds } from '../report/thresholds.ts';
 import { openStore } from '../store/open.ts';
 
@@ -31,6 +33,8 @@ export async function runHq(opts: HqCommandOptions): Promise<number> {
   const { project, log, out } = opts;
   const config = project.config;
   parseThresholds(config.thresholds);
+  // Keys are checked before anything runs: a missing key file is bad input (exit 2), named.
+  const security = chooseSecurity(config, { baseDir: project.dir, configPath: project.configPath, bindHost: '0.0.0.0' });
   const workDir = resolve(opts.workDir);
   mkdirSync(workDir, { recursive: true });
   const store = await openStore({ databaseUrl: opts.databaseUrl, embeddedDir: join(workDir, 'db'), log: log.child('store') }).catch((err: Error) => {
@@ -48,7 +52,21 @@ export async function runHq(opts: HqCommandOptions): Promise<number> {
       await http.close();
       return ExitCode.OK;
     }
-    service = await HqService.start({ config, store, runName: opts.runName, log, bindHost: '0.0.0.0', spillDir: join(workDir, 'spill') });
+    const given = controlTokenFromEnv();
+    const auth = new ControlAuth(given ?? newControlToken(), { protectMetrics: protectMetricsFromEnv() });
+    // The chart always sets the token from its Secret; elsewhere the operator needs to see it once.
+    if (!given) out.write(`control token: ${auth.token} (set ${CONTROL_TOKEN_ENV} to choose it)\n`);
+    service = await HqService.start({
+      config,
+      store,
+      runName: opts.runName,
+      log,
+      bindHost: '0.0.0.0',
+      security,
+      spillDir: join(workDir, 'spill'),
+      auth,
+      data: project.data,
+    });
     const { hq, http } = service;
     out.write(
       `HQ: run "${opts.runName}" (id ${hq.runId}${hq.resumed ? ', resumed' : ''}), orders on ${hq.endpoints.publish}, results on ${hq.endpoints.results}, http on :${http.port}\n`,

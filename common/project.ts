@@ -2,13 +2,31 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ConfigError, type ProjectConfig, parseJsonText, parseProjectConfig, unknownProjectKeys } from '../protocol/config.ts';
+import { checkRowsSuffice, type DataSet, MAX_DATA_FILE_BYTES, parseDataText } from '../protocol/data-file.ts';
 
 export interface Project {
   dir: string;
   configPath: string;
   config: ProjectConfig;
-  /** Keys the config has that oct ignores (typos, mostly), each naming the key. */
-  warnings: string[];
+  /** The rows of `data.file`, read and checked before anything runs. */
+  data: DataSet | null;
+}
+
+/** The project's data file, read and parsed; a bad one is a ConfigError naming the file and the counts. */
+export function loadDataSet(config: ProjectConfig, dir: string, configPath: string): DataSet | null {
+  if (!config.data) return null;
+  const path = resolve(dir, config.data.file);
+  if (!existsSync(path) || !statSync(path).isFile()) throw new ConfigError(configPath, [`data.file: file not found: ${config.data.file} (relative to ${dir})`]);
+  const size = statSync(path).size;
+  if (size > MAX_DATA_FILE_BYTES)
+    throw new ConfigError(path, [`the data file is ${size} bytes; at most ${MAX_DATA_FILE_BYTES} (each turret's rows travel in one order to every turret)`]);
+  const data: DataSet = { file: path, policy: config.data.policy, rows: parseDataText(readFileSync(path, 'utf8'), path) };
+  checkRowsSuffice(
+    data,
+    config.turrets.reduce((a, t) => a + t.canons * t.replicas, 0),
+    path,
+  );
+  return data;
 }
 
 /**
@@ -23,6 +41,8 @@ export function loadProject(pathArg: string, overrides: Record<string, unknown> 
   if (!existsSync(configPath))
     throw new ConfigError(configPath, ['file not found (a project folder holds config.json; create one with "oct new-project NAME")']);
   const raw = parseJsonText(readFileSync(configPath, 'utf8'), configPath);
+  const unknown = unknownProjectKeys(raw);
+  if (unknown.length) throw new ConfigError(configPath, [...unknown, 'keys meant for other tools may start with "x-" or "_"']);
   const merged = Object.keys(overrides).length && typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? { ...raw, ...overrides } : raw;
   const config = parseProjectConfig(merged, flags.length ? `${configPath} with ${flags.join(' ')}` : configPath);
   config.turrets.forEach((t, i) => {
@@ -31,5 +51,6 @@ export function loadProject(pathArg: string, overrides: Record<string, unknown> 
       if (!existsSync(resolve(dir, f))) throw new ConfigError(configPath, [`turrets[${i}].extra_files[${j}]: file not found: ${f}`]);
     });
   });
-  return { dir, configPath, config, warnings: unknownProjectKeys(raw).map((w) => `${configPath}: ${w}`) };
+  const data = loadDataSet(config, dir, configPath);
+  return { dir, configPath, config, data };
 }

@@ -56,21 +56,31 @@ export function apiMessage(err: unknown): string {
   return msg ? `${msg}${e.code ? ` (HTTP ${e.code})` : ''}` : (e.message ?? String(err));
 }
 
+/** The release (or its HQ Service) is not in the namespace: nothing to talk to. */
+export class ReleaseNotFoundError extends DeployError {
+  override name = 'ReleaseNotFoundError';
+}
+
 export async function hqServiceName(kube: Kube, release: string): Promise<string> {
   const list = await kube.core.listNamespacedService({
     namespace: kube.namespace,
     labelSelector: releaseSelector(release, { 'app.kubernetes.io/component': 'hq' }),
   });
   const name = list.items[0]?.metadata?.name;
-  if (!name) throw new DeployError(`no oct release "${release}" in namespace ${kube.namespace} (no HQ Service): check --release and --namespace`);
+  if (!name) throw new ReleaseNotFoundError(`no oct release "${release}" in namespace ${kube.namespace} (no HQ Service): check --release and --namespace`);
   return name;
+}
+
+/** The API server's service-proxy URL of the HQ's http port, without a trailing slash. */
+export function hqProxyBase(kube: Kube, svc: string): string {
+  const server = kube.config.getCurrentCluster()!.server.replace(/\/$/, '');
+  return `${server}/api/v1/namespaces/${encodeURIComponent(kube.namespace)}/services/${encodeURIComponent(svc)}:http/proxy`;
 }
 
 /** GET a path of the HQ's HTTP port through the API server's service proxy; the body as text. */
 export async function hqGet(kube: Kube, release: string, path: string): Promise<string> {
   const svc = await hqServiceName(kube, release);
-  const cluster = kube.config.getCurrentCluster()!;
-  const url = `${cluster.server.replace(/\/$/, '')}/api/v1/namespaces/${encodeURIComponent(kube.namespace)}/services/${encodeURIComponent(svc)}:http/proxy/${path.replace(/^\//, '')}`;
+  const url = `${hqProxyBase(kube, svc)}/${path.replace(/^\//, '')}`;
   // A raw request: the generated client would try to deserialize HTML and JSON alike.
   const opts: https.RequestOptions = { method: 'GET', headers: {} };
   await kube.config.applyToHTTPSOptions(opts);
@@ -87,6 +97,41 @@ export async function hqGet(kube: Kube, release: string, path: string): Promise<
   if (status < 200 || status >= 300)
     throw new DeployError(`HQ ${path} through the API server proxy: HTTP ${status}: ${apiMessage({ body, message: body.slice(0, 300).trim() })}`);
   return body;
+}
+
+export type ControlToken = { token: string; secret: string } | { token: null; secret: string; reason: string };
+
+/**
+ * The HQ's control token from the Secret its Deployment takes OCT_CONTROL_TOKEN from (so
+ * fullnameOverride and a renamed Secret still resolve); without a readable Deployment, the chart's
+ * name for it (`<fullname>-control`, beside `<fullname>-hq`). Never throws: a user allowed to
+ * read the Service but not Secrets still gets a read-only dashboard.
+ */
+export async function readControlToken(kube: Kube, release: string, hqService: string): Promise<ControlToken> {
+  let secret = `${hqService.replace(/-hq$/, '')}-control`;
+  let key = 'token';
+  try {
+    const list = await kube.apps.listNamespacedDeployment({
+      namespace: kube.namespace,
+      labelSelector: releaseSelector(release, { 'app.kubernetes.io/component': 'hq' }),
+    });
+    const env = list.items[0]?.spec?.template?.spec?.containers?.flatMap((c) => c.env ?? []) ?? [];
+    const ref = env.find((e) => e.name === 'OCT_CONTROL_TOKEN')?.valueFrom?.secretKeyRef;
+    if (ref?.name) {
+      secret = ref.name;
+      key = ref.key ?? key;
+    }
+  } catch {
+    /* no right to list Deployments: keep the chart's name */
+  }
+  try {
+    const s = await kube.core.readNamespacedSecret({ name: secret, namespace: kube.namespace });
+    const b64 = s.data?.[key];
+    if (!b64) return { token: null, secret, reason: `the Secret has no "${key}" key` };
+    return { token: Buffer.from(b64, 'base64').toString('utf8'), secret };
+  } catch (err) {
+    return { token: null, secret, reason: apiMessage(err) };
+  }
 }
 
 export interface PodSummary {

@@ -19,6 +19,20 @@ const files = new Map([
 ]);
 
 describe('buildProjectValues', () => {
+  it('carries the data file to the HQ and the TLS files to every turret, at the paths the chart mounts', () => {
+    const config = project({ data: { file: 'data/users.csv' }, http: { tls: { ca_file: 'certs/ca.pem' } } });
+    assert.deepEqual(neededFiles(config), ['test_scripts/v_user.ts', 'data/users.csv', 'certs/ca.pem']);
+    const { values } = buildProjectValues(config, new Map([...files, ['certs/ca.pem', text('-----BEGIN CERTIFICATE-----\n')]]));
+    const cfg = values.config as { data: { file: string; policy: string }; extra_turret_config: { http: { tls: { ca_file: string } } } };
+    assert.deepEqual(cfg.data, { file: '/app/project/files/data/users.csv', policy: 'unique' });
+    assert.equal(cfg.extra_turret_config.http.tls.ca_file, '/app/project/files/certs/ca.pem');
+    assert.deepEqual(
+      values.turrets.map((t) => t.extraFiles),
+      [['certs/ca.pem'], ['data/users.csv', 'certs/ca.pem']],
+    );
+    assert.ok(values.files.some((f) => f.path === 'data/users.csv'));
+  });
+
   it('maps turrets, files and ports', () => {
     const { values, warnings } = buildProjectValues(project(), files);
     assert.deepEqual(values.turrets, [

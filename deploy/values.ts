@@ -3,7 +3,7 @@
 // configMapKey() mirrors the chart's "oct.fileKey" helper so clashes are caught here, not by the
 // API server.
 import { posix } from 'node:path';
-import type { ProjectConfig } from '../protocol/config.ts';
+import { HTTP_DEFAULTS, type ProjectConfig } from '../protocol/config.ts';
 
 export class DeployError extends Error {
   override name = 'DeployError';
@@ -31,6 +31,8 @@ export interface ProjectValues {
   files: ChartFile[];
   turretsRequirements: string[];
   hq: { ports: { publish: number; rc: number; http: number } };
+  /** CURVE on the cluster: the chart's keys Secret; off only when the project opts out. */
+  curve: { enabled: boolean };
 }
 
 export interface BuildResult {
@@ -42,7 +44,7 @@ export interface BuildResult {
 export const MAX_FILES_BYTES = 900 * 1024;
 
 // Keys the chart sets itself or that mean nothing in a cluster.
-const CLUSTER_OWNED = ['turrets', 'turrets_requirements', 'publish_port', 'rc_port', 'http_port', 'hq_address'] as const;
+const CLUSTER_OWNED = ['turrets', 'turrets_requirements', 'publish_port', 'rc_port', 'http_port', 'hq_address', 'keys_dir', 'allow_plaintext'] as const;
 
 export function configMapKey(path: string): string {
   return path.replace(/[^-._a-zA-Z0-9]/g, '_');
@@ -81,19 +83,32 @@ export function chartFiles(files: ReadonlyMap<string, Uint8Array>): ChartFile[] 
   }
   if (total > MAX_FILES_BYTES) {
     throw new DeployError(
-      `the turrets' scripts and extra files add up to ${total} bytes; a ConfigMap holds at most ${MAX_FILES_BYTES} here: bake large files into a derived turret image`,
+      `the project's files for the chart (scripts, extra files, TLS files, the data file) add up to ${total} bytes; a ConfigMap holds at most ${MAX_FILES_BYTES} here: bake large files into a derived turret image`,
     );
   }
   return out;
 }
 
-/** Every file the turrets need, project-relative: scripts first, then extra files. */
+/** The TLS files of `http.tls`, project-relative: every turret needs them. */
+function tlsFiles(config: ProjectConfig): string[] {
+  const tls = config.http.tls;
+  if (!tls) return [];
+  return (['ca_file', 'cert_file', 'key_file'] as const).flatMap((k) => (tls[k] ? [normalizeProjectPath(tls[k], `http.tls.${k}`)] : []));
+}
+
+/** Where the chart mounts the project's files, in the HQ's pod and the turrets' (charts/oct/templates). */
+const FILES_DIR = '/app/project/files';
+
+/** Every file the turrets and the HQ need, project-relative: scripts first, then extra files, TLS files, the data file. */
 export function neededFiles(config: ProjectConfig): string[] {
   const paths = new Set<string>();
   config.turrets.forEach((t, i) => {
     paths.add(normalizeProjectPath(t.script, `turrets[${i}].script`));
     t.extra_files.forEach((f, j) => paths.add(normalizeProjectPath(f, `turrets[${i}].extra_files[${j}]`)));
   });
+  for (const f of tlsFiles(config)) paths.add(f);
+  // The HQ reads it (it mounts every file); turrets get their rows in orders.
+  if (config.data) paths.add(normalizeProjectPath(config.data.file, 'data.file'));
   return [...paths];
 }
 
@@ -119,6 +134,20 @@ export function buildProjectValues(
   if (db.db_uri) warnings.push("results_database.db_uri is ignored on Kubernetes: the chart's database.* values choose the database");
   delete db.db_uri;
   rest.results_database = db;
+  if (config.keys_dir !== undefined)
+    warnings.push('keys_dir is ignored on Kubernetes: the chart generates the CURVE keys into a Secret (or mounts curve.existingSecret)');
+  // The data file and the TLS files are read where the chart mounts the project's files.
+  if (config.data) rest.data = { ...config.data, file: `${FILES_DIR}/${normalizeProjectPath(config.data.file, 'data.file')}` };
+  const tls = config.http.tls;
+  if (tls) {
+    const at = (f: string | undefined, key: string) => (f === undefined ? undefined : `${FILES_DIR}/${normalizeProjectPath(f, `http.tls.${key}`)}`);
+    const http = {
+      ...config.http,
+      tls: { ...tls, ca_file: at(tls.ca_file, 'ca_file'), cert_file: at(tls.cert_file, 'cert_file'), key_file: at(tls.key_file, 'key_file') },
+    };
+    // Turrets read their http settings from their own config: extra_turret_config reaches it (oct.turretConfig).
+    rest.extra_turret_config = { ...config.extra_turret_config, http };
+  } else if (JSON.stringify(config.http) !== JSON.stringify(HTTP_DEFAULTS)) rest.extra_turret_config = { ...config.extra_turret_config, http: config.http };
   if (config.hq_address !== '127.0.0.1') warnings.push(`hq_address "${config.hq_address}" is ignored on Kubernetes: turrets reach the HQ through its Service`);
 
   const replicas = config.turrets.reduce((n, t) => n + t.replicas, 0);
@@ -132,7 +161,7 @@ export function buildProjectValues(
     canons: t.canons,
     rampup: t.rampup,
     script: normalizeProjectPath(t.script, `turrets[${i}].script`),
-    extraFiles: t.extra_files.map((f, j) => normalizeProjectPath(f, `turrets[${i}].extra_files[${j}]`)),
+    extraFiles: [...new Set([...t.extra_files.map((f, j) => normalizeProjectPath(f, `turrets[${i}].extra_files[${j}]`)), ...tlsFiles(config)])],
   }));
 
   const requirements = new Set(config.turrets_requirements);
@@ -147,6 +176,7 @@ export function buildProjectValues(
       files: chartFiles(files),
       turretsRequirements: [...requirements],
       hq: { ports: { publish: config.publish_port, rc: config.rc_port, http: config.http_port } },
+      curve: { enabled: !config.allow_plaintext },
     },
     warnings,
   };

@@ -25,7 +25,7 @@ test('rows and deltas are counted once each, per turret and series, with errors 
   clock.t += 1000;
   const d = new DeltaBuilder();
   d.record(0.5, 0.4, null, null);
-  agg.addDeltas({ uuid: 'u2', name: null }, d.take());
+  agg.addDeltas({ uuid: 'u2', name: null }, d.take(), 9);
   clock.t += 1000;
   const s = agg.snapshot();
   assert.equal(s.transactions, 4);
@@ -46,7 +46,8 @@ test('rows and deltas are counted once each, per turret and series, with errors 
     stored.errors.map((e) => [e.message, e.count, e.turretName]),
     [['x', 1, 'nav']],
   );
-  assert.deepEqual(agg.takeStoreRows(), { rows: [], errors: [] }, 'each delta goes to the store once');
+  assert.deepEqual(stored.delivered, [{ uuid: 'u2', seq: 9 }], 'the numbered message goes with the rows it was merged into');
+  assert.deepEqual(agg.takeStoreRows(), { rows: [], errors: [], delivered: [] }, 'each delta goes to the store once');
 });
 
 test('a new custom timer series beyond the cap is refused, never merged; rows fold into "other"', () => {

@@ -9,7 +9,8 @@ import type { Clock } from '../common/clock.ts';
 import { DeltaBuilder, MAX_TIMER_SERIES, OTHER_SERIES, type SecondDelta } from '../protocol/aggregate.ts';
 import { LatencyHistogram, mergeEncoded } from '../protocol/histogram.ts';
 import { ALL_TRANSACTIONS_SERIES, INTENDED_LATENCY_SERIES, type ResultBatch } from '../protocol/results.ts';
-import type { AggregateRow, ErrorCountRow } from '../store/types.ts';
+import { addCounters, checkName, type Counters, isCheckSeries } from '../protocol/series-names.ts';
+import type { AggregateRow, DeliveredSeq, ErrorCountRow } from '../store/types.ts';
 
 export const UNNAMED_TURRET = 'unnamed';
 
@@ -22,6 +23,20 @@ export interface SeriesSnapshot {
   min: number;
   p50: number;
   p90: number;
+  p95: number;
+  p99: number;
+  max: number;
+  /** Requests: responses per status, bytes sent and received (protocol/series-names.ts). */
+  counters?: Counters;
+}
+
+/** One series over one interval (hq/dashboard-feed.ts): latencies in seconds. */
+export interface IntervalFigures {
+  name: string;
+  count: number;
+  errors: number;
+  mean: number;
+  p50: number;
   p95: number;
   p99: number;
   max: number;
@@ -40,6 +55,15 @@ export interface LiveSnapshot {
   turrets: Record<string, TurretCounts>;
   /** Series deltas refused because the run already had the most custom timer series. */
   refusedSeries: number;
+  /** ctx.check pass rates so far. */
+  checks: LiveCheck[];
+}
+
+export interface LiveCheck {
+  name: string;
+  passes: number;
+  fails: number;
+  passRate: number;
 }
 
 export interface TurretKey {
@@ -71,6 +95,9 @@ export interface AggregatorOptions {
 }
 
 const RATE_SECONDS = 5;
+/** Distinct error messages counted one by one; the rest share OTHER_MESSAGES (a script that puts ids in messages). */
+const MAX_MESSAGES = 1000;
+export const OTHER_MESSAGES = '(other messages)';
 const RESERVED = new Set([ALL_TRANSACTIONS_SERIES, INTENDED_LATENCY_SERIES, OTHER_SERIES]);
 
 export class Aggregator {
@@ -80,14 +107,20 @@ export class Aggregator {
   refusedSeries = 0;
   private readonly clock: Clock;
   private readonly maxTimerSeries: number;
-  private readonly totals = new Map<string, { hist: LatencyHistogram; errors: number }>();
+  private readonly totals = new Map<string, { hist: LatencyHistogram; errors: number; counters?: Counters }>();
   private timerSeries = 0;
   private readonly turrets = new Map<string, Map<string, TurretCounts>>();
   private readonly pendingRows = new Map<string, { key: TurretKey; deltas: DeltaBuilder }>();
   private storeRows: AggregateRow[] = [];
   private storeErrors: ErrorCountRow[] = [];
+  /** The numbered messages merged since the last take: durable once the rows taken with them are. */
+  private delivered: DeliveredSeq[] = [];
   private readonly slots: Slot[];
   private readonly watched = new Set<string>([ALL_TRANSACTIONS_SERIES]);
+  /** Per series, what arrived since the last takeInterval(); null until someone reads intervals (the dashboard). */
+  private readonly messages = new Map<string, number>();
+  private otherMessages = 0;
+  private interval: Map<string, { hist: LatencyHistogram; errors: number }> | null = null;
 
   constructor(opts: AggregatorOptions) {
     this.clock = opts.clock;
@@ -106,7 +139,8 @@ export class Aggregator {
    * One turret's deltas. Returns how many series deltas were refused because their name would
    * exceed the custom timer cap; the rest are merged.
    */
-  addDeltas(turret: TurretKey, seconds: SecondDelta[]): number {
+  addDeltas(turret: TurretKey, seconds: SecondDelta[], seq: number | null = null): number {
+    if (seq !== null && turret.uuid !== null) this.delivered.push({ uuid: turret.uuid, seq });
     let refused = 0;
     const slot = this.slot();
     for (const sec of seconds) {
@@ -118,6 +152,7 @@ export class Aggregator {
         }
         total.hist.addEncoded(d.hist);
         total.errors += d.errors;
+        if (d.counters) total.counters = addCounters(total.counters ?? {}, d.counters);
         this.turretCounts(turret, d.name, d.hist.n, d.errors);
         if (d.name === ALL_TRANSACTIONS_SERIES) {
           this.transactions += d.hist.n;
@@ -125,15 +160,24 @@ export class Aggregator {
           slot.transactions += d.hist.n;
           slot.errors += d.errors;
         }
+        if (this.interval) {
+          let iv = this.interval.get(d.name);
+          if (!iv) this.interval.set(d.name, (iv = { hist: new LatencyHistogram(), errors: 0 }));
+          iv.hist.addEncoded(d.hist);
+          iv.errors += d.errors;
+        }
         if (this.watched.has(d.name)) {
           let w = slot.series.get(d.name);
           if (!w) slot.series.set(d.name, (w = { hist: new LatencyHistogram(), errors: 0 }));
           w.hist.addEncoded(d.hist);
           w.errors += d.errors;
         }
-        this.storeRows.push({ second: sec.second, turretUuid: turret.uuid, turretName: turret.name, series: d.name, errors: d.errors, hist: d.hist });
+        const row: AggregateRow = { second: sec.second, turretUuid: turret.uuid, turretName: turret.name, series: d.name, errors: d.errors, hist: d.hist };
+        if (d.counters) row.counters = d.counters;
+        this.storeRows.push(row);
       }
       for (const [message, count] of sec.errors) {
+        this.countMessage(message, count);
         this.storeErrors.push({ second: sec.second, turretUuid: turret.uuid, turretName: turret.name, message, count });
       }
     }
@@ -151,6 +195,7 @@ export class Aggregator {
       if (!total || r.hist.n === 0) continue;
       total.hist.addEncoded(r.hist);
       total.errors += r.errors;
+      if (r.counters) total.counters = addCounters(total.counters ?? {}, r.counters);
       this.turretCounts({ uuid: r.turretUuid, name: r.turretName }, r.series, r.hist.n, r.errors);
       if (r.series === ALL_TRANSACTIONS_SERIES) {
         this.transactions += r.hist.n;
@@ -159,12 +204,33 @@ export class Aggregator {
     }
   }
 
+  /** The error counts a previous HQ of this run stored (with `seed`). */
+  seedErrors(errors: ErrorCountRow[]): void {
+    for (const e of errors) this.countMessage(e.message, e.count);
+  }
+
+  /** Failed transactions by message over the run so far, most frequent first. */
+  errorsByMessage(limit: number): { message: string; count: number }[] {
+    const all = [...this.messages].map(([message, count]) => ({ message, count })).sort((a, b) => b.count - a.count || (a.message < b.message ? -1 : 1));
+    const top = all.slice(0, limit);
+    if (this.otherMessages) top.push({ message: OTHER_MESSAGES, count: this.otherMessages });
+    return top;
+  }
+
+  private countMessage(message: string, count: number): void {
+    const seen = this.messages.get(message);
+    if (seen !== undefined) this.messages.set(message, seen + count);
+    else if (this.messages.size < MAX_MESSAGES) this.messages.set(message, count);
+    else this.otherMessages += count;
+  }
+
   /** Results of a turret that does not pre-aggregate: counted at the next `fold` (within a second). */
   addRows(batch: ResultBatch, turret: TurretKey): void {
     const k = `${turret.uuid ?? ''}\u0000${turret.name ?? ''}`;
     let p = this.pendingRows.get(k);
     if (!p) this.pendingRows.set(k, (p = { key: turret, deltas: new DeltaBuilder(this.maxTimerSeries) }));
     p.deltas.recordBatch(batch);
+    if (batch.seq !== null && turret.uuid !== null) this.delivered.push({ uuid: turret.uuid, seq: batch.seq });
   }
 
   /** Folds results taken in by `addRows` into the totals: once a second, and before reading at the end. */
@@ -176,12 +242,17 @@ export class Aggregator {
    * The deltas not yet handed to the store (each exactly once), merged per second, turret and
    * series: a turret sends several deltas a second, the store needs one row for them.
    */
-  takeStoreRows(): { rows: AggregateRow[]; errors: ErrorCountRow[] } {
+  takeStoreRows(): { rows: AggregateRow[]; errors: ErrorCountRow[]; delivered: DeliveredSeq[] } {
     const rows = new Map<string, AggregateRow>();
     for (const r of this.storeRows) {
       const key = `${r.second}\u0000${r.turretUuid ?? ''}\u0000${r.turretName ?? ''}\u0000${r.series}`;
       const seen = rows.get(key);
-      rows.set(key, seen ? { ...seen, errors: seen.errors + r.errors, hist: mergeEncoded(seen.hist, r.hist) } : r);
+      if (!seen) rows.set(key, r);
+      else {
+        const merged: AggregateRow = { ...seen, errors: seen.errors + r.errors, hist: mergeEncoded(seen.hist, r.hist) };
+        if (seen.counters || r.counters) merged.counters = addCounters(addCounters({}, seen.counters ?? {}), r.counters ?? {});
+        rows.set(key, merged);
+      }
     }
     const errors = new Map<string, ErrorCountRow>();
     for (const e of this.storeErrors) {
@@ -192,7 +263,37 @@ export class Aggregator {
     }
     this.storeRows = [];
     this.storeErrors = [];
-    return { rows: [...rows.values()], errors: [...errors.values()] };
+    const delivered = this.delivered;
+    this.delivered = [];
+    return { rows: [...rows.values()], errors: [...errors.values()], delivered };
+  }
+
+  /**
+   * Every series' values that arrived since the previous call (the first call starts tracking), as
+   * figures: the dashboard's points over time. Costs one more histogram merge per delta once on.
+   */
+  takeInterval(): IntervalFigures[] {
+    const out: IntervalFigures[] = [];
+    if (!this.interval) {
+      this.interval = new Map();
+      return out;
+    }
+    for (const [name, { hist: h, errors }] of this.interval) {
+      if (h.count === 0) continue;
+      out.push({
+        name,
+        count: h.count,
+        errors,
+        mean: h.mean,
+        p50: h.percentile(0.5) ?? 0,
+        p95: h.percentile(0.95) ?? 0,
+        p99: h.percentile(0.99) ?? 0,
+        max: h.max,
+      });
+      h.reset();
+    }
+    for (const iv of this.interval.values()) iv.errors = 0;
+    return out;
   }
 
   /** Merged histogram of a series over the run so far (null when no such series). */
@@ -242,11 +343,22 @@ export class Aggregator {
     return this.window(RATE_SECONDS).transactions / RATE_SECONDS;
   }
 
+  /** Every check evaluated so far (its series: evaluations, errors the failures). */
+  checks(): LiveCheck[] {
+    const out: LiveCheck[] = [];
+    for (const [name, t] of this.totals) {
+      if (!isCheckSeries(name) || t.hist.count === 0) continue;
+      out.push({ name: checkName(name), passes: t.hist.count - t.errors, fails: t.errors, passRate: (t.hist.count - t.errors) / t.hist.count });
+    }
+    return out;
+  }
+
   snapshot(): LiveSnapshot {
     const series: SeriesSnapshot[] = [];
-    for (const [name, { hist: h, errors }] of this.totals) {
+    for (const [name, { hist: h, errors, counters }] of this.totals) {
       if (name !== ALL_TRANSACTIONS_SERIES && h.count === 0) continue;
       series.push({
+        ...(counters ? { counters: { ...counters } } : {}),
         name,
         count: h.count,
         errors,
@@ -261,10 +373,18 @@ export class Aggregator {
     }
     const turrets: Record<string, TurretCounts> = {};
     for (const [label, bySeries] of this.turrets) turrets[label] = { ...(bySeries.get(ALL_TRANSACTIONS_SERIES) ?? { transactions: 0, errors: 0 }) };
-    return { transactions: this.transactions, errors: this.errors, ratePerSecond: this.ratePerSecond(), series, turrets, refusedSeries: this.refusedSeries };
+    return {
+      transactions: this.transactions,
+      errors: this.errors,
+      ratePerSecond: this.ratePerSecond(),
+      series,
+      turrets,
+      refusedSeries: this.refusedSeries,
+      checks: this.checks(),
+    };
   }
 
-  private seriesTotal(name: string): { hist: LatencyHistogram; errors: number } | null {
+  private seriesTotal(name: string): { hist: LatencyHistogram; errors: number; counters?: Counters } | null {
     let t = this.totals.get(name);
     if (t) return t;
     if (!RESERVED.has(name)) {

@@ -1,17 +1,24 @@
 // The HQ: binds the orders PUB and the results PULL, runs the socket loop, and drives one run
 // through its lifecycle. `oct run` (local) and `oct hq` (Kubernetes) both build on this class.
+import { randomUUID } from 'node:crypto';
+import type { DataSet } from '../protocol/data-file.ts';
+import { DataSplitter } from './data-split.ts';
 import { hostname } from 'node:os';
 import * as zmq from 'zeromq';
 import { type Clock, systemClock } from '../common/clock.ts';
 import type { Logger } from '../common/log.ts';
 import type { ProjectConfig } from '../protocol/config.ts';
-import type { TurretState } from '../protocol/incoming.ts';
+import type { TurretHealth, TurretState } from '../protocol/incoming.ts';
+import { type LoadModel, targetAt } from '../protocol/load-plan.ts';
 import { orders } from '../protocol/orders.ts';
 import { AggregateWriter } from '../store/aggregate-writer.ts';
 import { ResultWriter } from '../store/result-writer.ts';
-import type { RunInfo, Store } from '../store/types.ts';
+import type { DeliveredSeq, RunInfo, Store } from '../store/types.ts';
 import { CouldNotBindError } from './bind-error.ts';
+import type { HqKeys } from '../common/keys-dir.ts';
+import { CurveGuard } from './curve-guard.ts';
 import { Broadcaster } from './broadcaster.ts';
+import { DeliveryTracker } from './delivery.ts';
 import { Ingest, type ResultSink } from './ingest.ts';
 import { Intake } from './intake.ts';
 import { type Breach, LiveThresholds } from './live-thresholds.ts';
@@ -44,8 +51,19 @@ export interface HqOptions {
   drainTimeoutMs?: number;
   /** Live series cap: custom timer names beyond it share the "other" live series (default 100). */
   maxTimerSeries?: number;
+  /** CURVE on both sockets, admitting only these turret keys; absent: plaintext (HqService decides). */
+  curve?: HqKeys;
+  /** The project's data file (common/project.ts), split over the turrets' canons. */
+  data?: DataSet | null;
   /** Replaces the store's ResultWriter (tests, benchmarks comparing writers). */
-  createSink?: (store: Store, runId: number, opts: { spillDir: string; log: Logger }) => ResultSink;
+  createSink?: (store: Store, runId: number, opts: { spillDir: string; log: Logger; onDelivered: (d: DeliveredSeq[]) => void }) => ResultSink;
+}
+
+/** What Hq.bind takes: the store may still be opening. */
+export interface HqBindOptions extends Omit<HqOptions, 'store'> {
+  store: Store | Promise<Store>;
+  /** Called once both sockets are bound, before the store is awaited. */
+  onBound?: (ports: { publishPort: number; resultsPort: number }) => void;
 }
 
 export interface TurretSummary {
@@ -54,6 +72,11 @@ export interface TurretSummary {
   state: TurretState;
   oct: boolean;
   results: number;
+  /** Canons it announced, and running now (null when it did not say). */
+  canons: number | null;
+  canonsRunning: number | null;
+  /** Its last health report: event-loop utilisation, CPU (cores), event-loop lag p99 (ms). */
+  health: TurretHealth | null;
   joinedAt: Date;
   leftAt: Date | null;
 }
@@ -68,6 +91,8 @@ export interface RunOutcome extends RunCounts {
   endedAt: Date;
   /** True when this HQ adopted a run a previous HQ left running. */
   resumed: boolean;
+  /** Set when the store never came back: the run is in this file, for `oct recover`. */
+  recoveryFile: string | null;
   turrets: TurretSummary[];
   writer: WriterStats;
 }
@@ -131,6 +156,8 @@ export class Hq {
       recorder: StatusRecorder;
       lifecycle: Lifecycle;
       broadcaster: Broadcaster;
+      load: { planner: LoadPlanner; timeline: LoadTimeline } | null;
+      guard: CurveGuard | null;
     },
     run: RunInfo,
     resumed: boolean,
@@ -143,19 +170,32 @@ export class Hq {
     this.loop = this.socketLoop();
   }
 
-  /** Creates (or adopts) the run, binds both sockets and starts taking statuses. */
-  static async bind(opts: HqOptions): Promise<Hq> {
-    const log = opts.log.child('hq');
-    const clock = opts.clock ?? systemClock;
-    const metrics = opts.metrics ?? noMetrics;
-    const { config, store } = opts;
-    const { run, resumed } = await adoptOrCreateRun(opts, log);
+  /**
+   * Binds both sockets, then creates (or adopts) the run and starts taking statuses. The store may
+   * still be opening: `onBound` hears the ports first (a launcher starts its turrets then, while
+   * the store opens; their statuses wait in the results socket), and a store that fails to open
+   * closes the sockets and rejects.
+   */
+  static async bind(bindOpts: HqBindOptions): Promise<Hq> {
+    const log = bindOpts.log.child('hq');
+    const clock = bindOpts.clock ?? systemClock;
+    const metrics = bindOpts.metrics ?? noMetrics;
+    const { config } = bindOpts;
 
-    const host = opts.bindHost ?? '0.0.0.0';
-    const pub = new zmq.Publisher({ linger: 1000 });
-    const pull = new zmq.Pull({ maxMessageSize: hardMessageCap(config.max_message_bytes), receiveHighWaterMark: 1000 });
+    const host = bindOpts.bindHost ?? '0.0.0.0';
+    const guard = bindOpts.curve ? await CurveGuard.start(bindOpts.curve, metrics, log.child('curve')) : null;
+    const security = guard?.serverOptions() ?? {};
+    const pub = new zmq.Publisher({ linger: 1000, ...security });
+    const pull = new zmq.Pull({ maxMessageSize: hardMessageCap(config.max_message_bytes), receiveHighWaterMark: 1000, ...security });
+    if (guard) {
+      guard.watch(pub, 'orders');
+      guard.watch(pull, 'results');
+    }
     const publish = `tcp://${host}:${config.publish_port || '*'}`;
     const results = `tcp://${host}:${config.rc_port || '*'}`;
+    let opts: HqOptions;
+    let run: RunInfo;
+    let resumed: boolean;
     try {
       await pub.bind(publish).catch((err) => {
         throw new CouldNotBindError('publish_port', publish, err);
@@ -163,22 +203,41 @@ export class Hq {
       await pull.bind(results).catch((err) => {
         throw new CouldNotBindError('rc_port', results, err);
       });
+      bindOpts.onBound?.({ publishPort: portOf(pub.lastEndpoint!), resultsPort: portOf(pull.lastEndpoint!) });
+      opts = { ...bindOpts, store: await bindOpts.store };
+      ({ run, resumed } = await adoptOrCreateRun(opts, log));
     } catch (err) {
       pub.close();
       pull.close();
+      await guard?.close();
       throw err;
     }
+    const { store } = opts;
 
     const recorder = new StatusRecorder(store, run.id, log.child('status'));
     const registry = new TurretRegistry({ clock, silenceTimeoutMs: config.turret_silence_timeout * 1000, onChange: (c) => recorder.change(c) });
     const seq = new SequenceTracker();
+    const delivery = new DeliveryTracker(
+      () => clock.monotonic(),
+      (uuid, n) => seq.received(uuid, n),
+    );
+    if (resumed) {
+      // What the previous HQ stored: the turrets' re-sent copies of it are duplicates, the rest is new.
+      const delivered = await store.readDelivered(run.id);
+      seq.seed(delivered);
+      delivery.seed(delivered);
+    }
     const judged = parseThresholds(config.thresholds);
     const stats = new Aggregator({ clock, maxTimerSeries: opts.maxTimerSeries, windowSeconds: Math.max(60, LiveThresholds.longestWindow(judged)) });
     const thresholds = new LiveThresholds(judged, stats);
-    if (resumed) stats.seed((await store.readAggregates(run.id)).rows);
-    const aggregates = new AggregateWriter(store, run.id, log.child('aggregates'));
+    if (resumed) {
+      const stored = await store.readAggregates(run.id);
+      stats.seed(stored.rows);
+      stats.seedErrors(stored.errors);
+    }
+    const aggregates = new AggregateWriter(store, run.id, log.child('aggregates'), (d) => delivery.durable(d));
     metrics.attach?.(stats);
-    const writerOpts = { spillDir: opts.spillDir, log: log.child('writer') };
+    const writerOpts = { spillDir: opts.spillDir, log: log.child('writer'), onDelivered: (d: DeliveredSeq[]) => delivery.durable(d) };
     const sink: ResultSink = opts.createSink ? opts.createSink(store, run.id, writerOpts) : new ResultWriter({ store, runId: run.id, clock, ...writerOpts });
     const broadcaster = new Broadcaster(pub, log);
     const spec = loadSpecOf(config);
@@ -217,8 +276,12 @@ export class Hq {
       broadcaster,
       metrics,
       onProgress: opts.onProgress,
-      drainTimeoutMs: opts.drainTimeoutMs ?? 120_000,
+      drainTimeoutMs: opts.drainTimeoutMs ?? config.drain_timeout * 1000,
+      delivery,
+      hqInstance: randomUUID(),
+      spillDir: opts.spillDir,
       load,
+      data: opts.data ? new DataSplitter(opts.data) : null,
     });
     const ingest = new Ingest({
       clock,
@@ -231,17 +294,28 @@ export class Hq {
       metrics,
       maxMessageBytes: config.max_message_bytes,
       intake,
+      delivery,
       onStatus: (entry, status, isNew) => {
         recorder.touch(entry, clock.monotonic());
         lifecycle.onStatus(entry, status, isNew);
       },
       onLoad: (entry, report) => load?.timeline.add(entry.name, report),
+      identity: guard?.identity,
     });
     recorder.start();
-    const hq = new Hq(opts, pub, pull, { log, registry, seq, ingest, intake, stats, sink, recorder, lifecycle, broadcaster }, run, resumed);
+    const hq = new Hq(opts, pub, pull, { log, registry, seq, ingest, intake, stats, sink, recorder, lifecycle, broadcaster, load, guard }, run, resumed);
     // One request at bind; turrets that connect later announce themselves (legacy ones every 2 s).
     void broadcaster.send(orders.statusRequest());
-    log.info('HQ bound', { runId: run.id, resumed, publish: hq.endpoints.publish, results: hq.endpoints.results });
+    log.info('HQ bound', {
+      sinceStartMs: Math.round(performance.now()),
+      runId: run.id,
+      resumed,
+      publish: hq.endpoints.publish,
+      results: hq.endpoints.results,
+      security: opts.curve
+        ? `CURVE (HQ key ${opts.curve.hq.publicKey}, ${opts.curve.trusted.length} turret key(s) trusted, from ${opts.curve.source})`
+        : 'plaintext',
+    });
     return hq;
   }
 
@@ -254,6 +328,7 @@ export class Hq {
       error: r.error,
       startedAt: r.startedAt,
       endedAt: r.endedAt,
+      recoveryFile: r.recoveryFile,
       ...this.parts.lifecycle.counts(),
       thresholdAbort: this.parts.lifecycle.thresholdAbort,
       resumed: this.resumed,
@@ -279,6 +354,34 @@ export class Hq {
       writer: this.parts.sink.stats(),
       endpoints: this.endpoints,
     };
+  }
+
+  /** The statistics engine, for views that read it live (the dashboard). */
+  get stats(): Aggregator {
+    return this.parts.stats;
+  }
+
+  /** The planned target now (canons, or iterations/s in the open model); null when the run has no project plan. */
+  plannedTarget(): { model: LoadModel; target: number } | null {
+    const load = this.parts.load;
+    const shape = load?.planner.projectShape;
+    if (!load || !shape || this.parts.lifecycle.state !== 'running') return null;
+    return { model: load.planner.model, target: targetAt(shape, this.parts.lifecycle.elapsedSeconds()) };
+  }
+
+  /** The newest second of the planned turrets' load reports (schedule lag, dropped iterations); null unplanned. */
+  latestLoad(): ReturnType<LoadTimeline['latest']> {
+    return this.parts.load?.timeline.latest() ?? null;
+  }
+
+  /** A stop asked for over HTTP (hq/run-control.ts). */
+  requestStop(reason: string): void {
+    this.parts.lifecycle.requestStop(reason);
+  }
+
+  /** A new target for the current stage, through the plan (hq/run-control.ts). */
+  retarget(target: number): Promise<{ from: number; to: number; model: string }> {
+    return this.parts.lifecycle.retarget(target);
   }
 
   /** Sockets bound and the store answering: what /readyz reports. */
@@ -312,18 +415,23 @@ export class Hq {
     this.pull.close();
     this.pub.close();
     await this.loop;
+    await this.parts.guard?.close();
     await this.parts.recorder.close();
     if (!this.runPromise) await this.parts.sink.drain(5_000).catch((err) => this.parts.log.error('results not written', { error: err as Error }));
     await this.parts.sink.close?.();
   }
 
-  private turretSummaries(): TurretSummary[] {
+  /** The turrets as /status lists them. */
+  turretSummaries(): TurretSummary[] {
     return this.parts.registry.list().map((e) => ({
       uuid: e.uuid,
       name: e.name,
       state: e.state,
       oct: e.oct,
       results: e.results,
+      canons: e.canons,
+      canonsRunning: e.canonsRunning,
+      health: e.health,
       joinedAt: new Date(e.joinedAt),
       leftAt: e.leftAt === null ? null : new Date(e.leftAt),
     }));

@@ -51,3 +51,53 @@ test('a busy port falls back to a random one only when allowed', async () => {
     blocker.close();
   }
 });
+
+test('the control token: /status redacts turret uuids without it; a guarded route answers 401 without or with a wrong one', async () => {
+  const { ControlAuth, newControlToken } = await import('./control-auth.ts');
+  const token = newControlToken();
+  const auth = new ControlAuth(token);
+  const http = await HqHttpServer.listen({ port: 0, host: '127.0.0.1', log: memoryLogger(), auth });
+  try {
+    http.setSource({
+      ready: async () => ({ ok: true, detail: 'ok' }),
+      status: () => ({
+        turrets: [
+          { uuid: 'secret-uuid', name: 'a' },
+          { uuid: 'other-uuid', name: '' },
+        ],
+        live: { turrets: { a: { transactions: 1 }, 'other-uuid': { transactions: 2 } } },
+      }),
+    });
+    const open = await get(http.port, '/status');
+    assert.doesNotMatch(open.body, /secret-uuid|other-uuid/);
+    assert.deepEqual(JSON.parse(open.body).live.turrets, { a: { transactions: 1 }, 'turret-2': { transactions: 2 } });
+    const full = await fetch(`http://127.0.0.1:${http.port}/status`, { headers: { authorization: `Bearer ${token}` } });
+    assert.match(await full.text(), /secret-uuid/);
+    let calls = 0;
+    http.addRoute(
+      '/guarded',
+      auth.guard((_req, res) => {
+        calls++;
+        res.end('done');
+      }),
+    );
+    const missing = await get(http.port, '/guarded');
+    assert.equal(missing.status, 401);
+    assert.match(missing.body, /needs the run's control token/);
+    for (const headers of [{ authorization: `Bearer ${token}x` }, { authorization: 'Basic abc' }, { 'x-oct-token': token.slice(1) }] as Record<
+      string,
+      string
+    >[]) {
+      const r = await fetch(`http://127.0.0.1:${http.port}/guarded`, { headers });
+      assert.equal(r.status, 401);
+      assert.match(await r.text(), /wrong control token/);
+    }
+    assert.equal(calls, 0, 'nothing ran without the token');
+    const ok = await fetch(`http://127.0.0.1:${http.port}/guarded`, { headers: { 'x-oct-token': token } });
+    assert.equal(await ok.text(), 'done');
+    assert.equal(calls, 1);
+    assert.throws(() => new ControlAuth('short'), /at least 16/);
+  } finally {
+    await http.close();
+  }
+});

@@ -5,6 +5,7 @@ import { CouldNotBindError } from './bind-error.ts';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../common/log.ts';
+import { type ControlAuth, redactStatus } from './control-auth.ts';
 
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 
@@ -20,6 +21,8 @@ export interface HttpServerOptions {
   log: Logger;
   /** The HQ (or anything shaped like it); absent, /readyz says not ready and /status is 503. */
   source?: HqHttpSource;
+  /** Present: /status shows turret uuids only to requests with the control token. */
+  auth?: ControlAuth;
 }
 
 function sendJson(res: ServerResponse, code: number, body: unknown): void {
@@ -36,6 +39,7 @@ export class HqHttpServer {
     private readonly server: Server,
     private readonly log: Logger,
     source: HqHttpSource | undefined,
+    private readonly auth: ControlAuth | undefined,
   ) {
     this.source = source;
     this.routes.set('/healthz', (_req, res) => {
@@ -47,16 +51,17 @@ export class HqHttpServer {
       res.writeHead(r.ok ? 200 : 503, { 'content-type': 'text/plain' });
       res.end(`${r.detail}\n`);
     });
-    this.routes.set('/status', (_req, res) => {
+    this.routes.set('/status', (req, res) => {
       if (!this.source) return sendJson(res, 503, { error: 'HQ not bound yet' });
-      sendJson(res, 200, this.source.status());
+      const status = this.source.status();
+      sendJson(res, 200, !this.auth || this.auth.authorized(req) ? status : redactStatus(status));
     });
   }
 
   static async listen(opts: HttpServerOptions): Promise<HqHttpServer> {
     const log = opts.log.child('http');
     const server = createServer();
-    const http = new HqHttpServer(server, log, opts.source);
+    const http = new HqHttpServer(server, log, opts.source, opts.auth);
     server.on('request', (req, res) => void http.handle(req, res));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -116,14 +121,15 @@ export async function startHttpServer(opts: {
   host?: string;
   log: Logger;
   hq?: HqHttpSource;
+  auth?: ControlAuth;
   fallbackToRandomPort?: boolean;
 }): Promise<HqHttpServer> {
   try {
-    return await HqHttpServer.listen({ port: opts.port, host: opts.host, log: opts.log, source: opts.hq });
+    return await HqHttpServer.listen({ port: opts.port, host: opts.host, log: opts.log, source: opts.hq, auth: opts.auth });
   } catch (err) {
     if (!opts.fallbackToRandomPort || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE')
       throw new CouldNotBindError('http_port', `${opts.host ?? '0.0.0.0'}:${opts.port}`, err);
     opts.log.warn('http_port busy; using a random port', { port: opts.port });
-    return HqHttpServer.listen({ port: 0, host: opts.host, log: opts.log, source: opts.hq });
+    return HqHttpServer.listen({ port: 0, host: opts.host, log: opts.log, source: opts.hq, auth: opts.auth });
   }
 }

@@ -5,7 +5,7 @@
 // nothing here throws on bad input.
 import type { Clock } from '../common/clock.ts';
 import type { Logger } from '../common/log.ts';
-import { type MalformedKind, parseIncoming, type TurretStatus } from '../protocol/incoming.ts';
+import { claimedUuid, type MalformedKind, parseIncoming, type TurretStatus } from '../protocol/incoming.ts';
 import type { LoadReport } from '../protocol/load-report.ts';
 import type { AggregateMessage } from '../protocol/aggregate.ts';
 import type { ResultsStorage } from '../protocol/orders.ts';
@@ -13,8 +13,10 @@ import { ALL_TRANSACTIONS_SERIES, failedOnly, type ResultBatch } from '../protoc
 import type { Aggregator } from './aggregator.ts';
 import type { HqMetricsHooks, WriterStats } from './metrics-hooks.ts';
 import { SEQ_WINDOW, type SequenceTracker } from './sequence-tracker.ts';
+import type { DeliveryTracker } from './delivery.ts';
 import type { Intake } from './intake.ts';
 import type { TurretEntry, TurretRegistry } from './turret-registry.ts';
+import { describeRefusal, type IdentityRefusal, type TurretIdentity } from './turret-identity.ts';
 
 /** The part of the store's ResultWriter the HQ uses. */
 export interface ResultSink {
@@ -39,21 +41,34 @@ export interface IngestDeps {
   maxMessageBytes: number;
   /** What was taken in, for the lifecycle: written here, read and closed there. */
   intake: Intake;
+  /** Which numbered messages are stored: told here about those with nothing to store. */
+  delivery: Pick<DeliveryTracker, 'durable' | 'known'>;
   /** Called after the registry took a status, so the lifecycle can react (start a late joiner). */
   onStatus(entry: TurretEntry, status: TurretStatus, isNew: boolean): void;
   /** A planned turret's per-second load report, from a turret the registry knows. */
   onLoad?(entry: TurretEntry, report: LoadReport): void;
+  /** Under CURVE: who may speak for which uuid. Absent when plaintext is allowed. */
+  identity?: TurretIdentity;
 }
 
 export class Ingest {
   messages = 0;
   results = 0;
+  private readonly refusalsLogged = new Set<IdentityRefusal>();
 
   constructor(private readonly deps: IngestDeps) {}
 
   handle(frames: Buffer[]): void {
     this.messages++;
     const msg = parseIncoming(frames, { maxMessageBytes: this.deps.maxMessageBytes, nowSeconds: this.deps.clock.now() / 1000 });
+    if (msg.kind !== 'invalid' && this.deps.identity) {
+      const uuid = claimedUuid(msg);
+      const refusal = this.deps.identity.check(uuid, msg.auth);
+      if (refusal) {
+        this.onRefused(refusal, uuid, msg.auth?.key ?? null);
+        return;
+      }
+    }
     switch (msg.kind) {
       case 'results':
         this.onResults(msg.batch);
@@ -82,6 +97,18 @@ export class Ingest {
     if (n === 1) this.deps.log.warn('malformed message ignored (further ones of this kind are only counted)', { kind, detail });
   }
 
+  private onRefused(refusal: IdentityRefusal, uuid: string | null, key: string | null): void {
+    this.deps.intake.countRejected();
+    this.deps.metrics.rejected?.('identity');
+    if (this.refusalsLogged.has(refusal)) return;
+    this.refusalsLogged.add(refusal);
+    this.deps.log.warn('message refused: its sender may not speak for that turret (further ones of this kind are only counted)', {
+      why: describeRefusal(refusal),
+      uuid: uuid?.slice(0, 64) ?? 'none',
+      key: key ?? 'none',
+    });
+  }
+
   private onStatus(s: TurretStatus): void {
     // A seq far ahead would hold the end of the run waiting for batches that never come: the whole status is refused.
     if (!this.deps.seq.plausible(s.uuid, s.lastSeq)) {
@@ -89,7 +116,12 @@ export class Ingest {
       return;
     }
     this.deps.metrics.statusReceived?.();
-    if (s.oct) this.deps.seq.baseline(s.uuid, s.lastSeq);
+    if (s.oct) {
+      // What the turret says its HQ acknowledged: a restarted HQ takes its re-sent messages after that.
+      const from = s.acked ?? s.lastSeq;
+      this.deps.seq.baseline(s.uuid, from);
+      this.deps.delivery.known(s.uuid, from ?? 0);
+    }
     const { entry, isNew } = this.deps.registry.onStatus(s);
     if (s.health) this.deps.metrics.turretHealth(entry.name, entry.uuid, s.health);
     this.deps.onStatus(entry, s, isNew);
@@ -127,10 +159,13 @@ export class Ingest {
     let count = 0;
     for (const s of m.seconds) for (const d of s.series) if (d.name === ALL_TRANSACTIONS_SERIES) count += d.hist.n;
     this.deps.intake.resultsArrived(this.deps.clock.monotonic(), false);
-    if (this.late(count, turret.name)) return;
+    if (this.late(count, turret.name)) {
+      this.deps.delivery.durable([{ uuid: m.uuid, seq: m.seq }]);
+      return;
+    }
     this.deps.registry.onResults(m.uuid, count);
     this.results += count;
-    const refused = this.deps.stats.addDeltas(turret, m.seconds);
+    const refused = this.deps.stats.addDeltas(turret, m.seconds, m.seq);
     for (let i = 0; i < refused; i++) this.onMalformed('series_cap', `custom timer series beyond the cap from ${turret.name ?? m.uuid}`);
   }
 
@@ -152,8 +187,15 @@ export class Ingest {
       }
     }
     this.deps.intake.resultsArrived(now, batch.turretUuid === null);
+    // A numbered message acknowledged at once when nothing of it is stored: late, or rows the run does not keep.
+    const nothingStored = () => {
+      if (batch.turretUuid !== null && batch.seq !== null) this.deps.delivery.durable([{ uuid: batch.turretUuid, seq: batch.seq }]);
+    };
     // Late rows a turret also aggregated are counted late with its aggregate, not here.
-    if (this.late(batch.preAggregated ? 0 : batch.count, name)) return;
+    if (this.late(batch.preAggregated ? 0 : batch.count, name)) {
+      nothingStored();
+      return;
+    }
     if (!batch.preAggregated) {
       this.results += batch.count;
       this.deps.stats.addRows(batch, { uuid, name });
@@ -162,5 +204,6 @@ export class Ingest {
     const rows = this.deps.rows === 'all' ? batch : this.deps.rows === 'errors' ? failedOnly(batch) : null;
     // A legacy batch names its turret only here, once attributed: the stored rows say who sent them.
     if (rows && rows.count > 0) this.deps.sink.enqueue({ ...rows, turretUuid: uuid, turretName: name });
+    else if (batch.preAggregated) nothingStored();
   }
 }

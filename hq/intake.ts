@@ -8,6 +8,7 @@ export class Intake {
   private open = true;
   private readonly malformedByKind = Object.fromEntries(MALFORMED_KINDS.map((k) => [k, 0])) as Record<MalformedKind, number>;
   private lateCount = 0;
+  private rejectedCount = 0;
   private lastAny = -Infinity;
   private lastLegacy = -Infinity;
 
@@ -36,6 +37,11 @@ export class Intake {
     return this.lateCount;
   }
 
+  /** Well-formed messages refused because their sender may not speak for them (CURVE identity). */
+  get rejected(): number {
+    return this.rejectedCount;
+  }
+
   get malformed(): Readonly<Record<MalformedKind, number>> {
     return this.malformedByKind;
   }
@@ -62,6 +68,10 @@ export class Intake {
   /** Counts one refused message; returns how many of that kind so far. */
   countMalformed(kind: MalformedKind): number {
     return ++this.malformedByKind[kind];
+  }
+
+  countRejected(): number {
+    return ++this.rejectedCount;
   }
 
   countLate(results: number): number {

@@ -2,6 +2,8 @@
 // results → drain the store writer → finish. Also resumes a run adopted after an HQ restart.
 // Everything here is driven by a 100 ms tick; the socket loop only feeds the registry and the
 // writer, and calls `onStatus` so a late joiner is started without waiting for a tick.
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Clock } from '../common/clock.ts';
 import type { Logger } from '../common/log.ts';
 import type { ProjectConfig } from '../protocol/config.ts';
@@ -9,9 +11,13 @@ import type { MalformedKind, TurretState, TurretStatus } from '../protocol/incom
 import { orders } from '../protocol/orders.ts';
 import type { RunInfo, RunState, Store } from '../store/types.ts';
 import type { Broadcaster } from './broadcaster.ts';
+import type { DeliveryTracker } from './delivery.ts';
 import type { ResultSink } from './ingest.ts';
 import type { Intake } from './intake.ts';
 import type { AggregateWriter } from '../store/aggregate-writer.ts';
+import { writeRecoveryFile } from '../store/recovery-file.ts';
+import { ResultDrainError } from '../store/result-writer.ts';
+import { retryUntil } from '../store/retry.ts';
 import type { Aggregator } from './aggregator.ts';
 import type { Breach, LiveThresholds } from './live-thresholds.ts';
 import type { LoadPlanner } from './load-planner.ts';
@@ -21,6 +27,7 @@ import type { HqMetricsHooks } from './metrics-hooks.ts';
 import type { SequenceTracker } from './sequence-tracker.ts';
 import type { StatusRecorder } from './status-recorder.ts';
 import { type TurretEntry, TurretRegistry } from './turret-registry.ts';
+import type { DataSplitter } from './data-split.ts';
 
 export interface Progress {
   state: RunState;
@@ -36,6 +43,8 @@ export interface Progress {
   droppedIterations: number;
   /** Malformed messages so far, all kinds. */
   malformed: number;
+  /** ctx.check evaluations so far, every check together. */
+  checks: { passes: number; fails: number };
 }
 
 export interface LifecycleDeps {
@@ -57,10 +66,18 @@ export interface LifecycleDeps {
   broadcaster: Broadcaster;
   metrics: HqMetricsHooks;
   onProgress?: (p: Progress) => void;
-  /** How long the store writer may take to catch up at the end. */
+  /** How long the store may take to catch up at the end (drain_timeout). */
   drainTimeoutMs: number;
+  /** Where a recovery file goes when the store never comes back. */
+  spillDir: string;
+  /** Which turret messages are stored, for the acknowledgements (docs/protocol.md). */
+  delivery: DeliveryTracker;
+  /** Names this HQ process in its acknowledgements: a turret that sees a new one re-sends. */
+  hqInstance: string;
   /** Present when the run has stages or a rate: the HQ plans the turrets' load. */
   load: { planner: LoadPlanner; timeline: LoadTimeline } | null;
+  /** The project's data file, split over the canons (hq/data-split.ts). */
+  data?: DataSplitter | null;
 }
 
 const TICK_MS = 100;
@@ -73,6 +90,8 @@ const ANY_QUIET_MS = 300;
 const PLAN_RESEND_EVERY_MS = 1_000;
 // With turrets' aggregates every 500 ms, a breach is seen within about a second of happening.
 const JUDGE_THRESHOLDS_EVERY_MS = 500;
+// A turret keeps what is not acknowledged: about a second of messages at most, in normal running.
+const ACK_EVERY_MS = 500;
 
 export interface RunCounts {
   transactions: number;
@@ -84,8 +103,12 @@ export interface RunCounts {
   lateResults: number;
   /** Results received and not kept (they came after the run finished; the writer spills, never drops). */
   droppedResults: number;
+  /** Results not stored because the store never came back: they are in the recovery file. */
+  resultsInRecoveryFile: number;
   /** Custom timer series deltas refused beyond the series cap. */
   refusedSeries: number;
+  /** Messages refused because their sender may not speak for their turret (CURVE identity). */
+  rejectedMessages: number;
 }
 
 export interface LifecycleResult {
@@ -93,6 +116,8 @@ export interface LifecycleResult {
   error: string | null;
   startedAt: Date | null;
   endedAt: Date;
+  /** Where the run went when the store never came back (`oct recover` loads it). */
+  recoveryFile: string | null;
 }
 
 function sleep(ms: number): Promise<void> {
@@ -113,7 +138,15 @@ export class Lifecycle {
   /** Set when a threshold with abort_on_fail stopped the run. */
   thresholdAbort: Breach | null = null;
   private lastThresholdMono = -Infinity;
+  private lastAckMono = -Infinity;
   private readonly started = new Set<string>();
+  private drainingWrite: Promise<void> | null = null;
+  /** Set when the end of the run went to a recovery file instead of the store. */
+  private recovery: { path: string; rows: number; storedRows: number } | null = null;
+  /** Set by a stop asked for over HTTP (hq/run-control.ts): the running phase ends at the next tick. */
+  private stopRequested: string | null = null;
+  /** Ends the current wait for turrets early (a status arrived). */
+  private wakeWaiting: (() => void) | null = null;
 
   constructor(private readonly deps: LifecycleDeps) {
     this.state = deps.resumed ? deps.run.state : 'waiting';
@@ -125,10 +158,39 @@ export class Lifecycle {
     return Math.max(0, (this.deps.clock.now() - this.startedAt.getTime()) / 1000);
   }
 
+  /** Ends the running phase at the next tick (then stop, drain and finish as at the end of run_time). */
+  requestStop(reason: string): void {
+    if (this.state !== 'running') throw new Error(`the test is not running (it is ${this.state})`);
+    this.stopRequested ??= reason;
+  }
+
+  /**
+   * Changes the planned target of the current stage (canons, or iterations/s in the open model)
+   * through the plan: every turret gets its new share. Throws when the run has no plan to change.
+   */
+  async retarget(target: number): Promise<{ from: number; to: number; model: string }> {
+    if (this.state !== 'running' || this.stopRequested !== null)
+      throw new Error(`the test is not running (it is ${this.stopRequested ? 'stopping' : this.state})`);
+    const load = this.deps.load;
+    if (!load)
+      throw new Error(
+        'this run has no load plan: its turrets loop their own canons. Give config.json "stages" (or "rate" in the open model) to change the target while it runs',
+      );
+    const { from, shape } = await load.planner.retarget(target);
+    load.timeline.reshape(shape);
+    load.timeline.replanned(this.elapsedSeconds(), load.planner.lastPlanId, load.planner.plans.size);
+    this.deps.log.info('target changed', { from, to: target, model: load.planner.model, planId: load.planner.lastPlanId });
+    return { from, to: target, model: load.planner.model };
+  }
+
   /** From the socket loop, after the registry took the status. Must not await. */
   onStatus(entry: TurretEntry, status: TurretStatus, isNew: boolean): void {
     const { log } = this.deps;
+    // The start waits for no tick once enough turrets are here.
+    this.wakeWaiting?.();
     if (isNew) log.info('turret connected', { turret: entry.name, uuid: entry.uuid, status: status.rawStatus, oct: entry.oct });
+    // Before anything else goes to it (same socket, so the rows arrive before `start`).
+    if (isNew && entry.oct) this.sendRows(entry);
     if (entry.state === 'aborted') log.warn('turret aborted', { turret: entry.name, uuid: entry.uuid, reason: entry.reason ?? '' });
     // A turret leaving (its `Stopping` on SIGTERM) hands its share to the others at once.
     if (this.state === 'running' && entry.state !== 'ready') void this.replan();
@@ -184,7 +246,14 @@ export class Lifecycle {
         void this.deps.broadcaster.send(orders.statusRequest());
       }
       this.report();
-      await sleep(TICK_MS);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, TICK_MS);
+        this.wakeWaiting = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wakeWaiting = null;
     }
     return null;
   }
@@ -204,7 +273,12 @@ export class Lifecycle {
     await this.replan();
     await this.broadcastStart();
     await this.deps.store.updateRun(this.deps.run.id, { state: 'running', startedAt: this.startedAt });
-    this.deps.log.info('test started', { runId: this.deps.run.id, turrets: this.deps.registry.size, runTime: this.deps.config.run_time });
+    this.deps.log.info('test started', {
+      sinceStartMs: Math.round(performance.now()),
+      runId: this.deps.run.id,
+      turrets: this.deps.registry.size,
+      runTime: this.deps.config.run_time,
+    });
     this.report(true);
   }
 
@@ -241,9 +315,36 @@ export class Lifecycle {
     void load.planner.resend(missed);
   }
 
+  /** A turret's rows of the data file; a PUB message can be lost, so `start` sends them again. */
+  private rowsOrder(entry: TurretEntry): ReturnType<typeof orders.dataRows> | null {
+    const data = this.deps.data;
+    if (!data || !entry.oct) return null;
+    return orders.dataRows(entry.uuid, data.share(entry.uuid, entry.canons ?? 0).rows);
+  }
+
+  private sendRows(entry: TurretEntry): void {
+    const data = this.deps.data;
+    if (!data) return;
+    const { rows, short } = data.share(entry.uuid, entry.canons ?? 0);
+    if (short)
+      this.deps.log.warn(`data: ${data.data.file} is used up: ${short} of turret ${entry.name}'s canons get no row (ctx.row is undefined)`, {
+        rows: data.data.rows.length,
+        used: data.used,
+        policy: data.data.policy,
+      });
+    void this.deps.broadcaster.send(orders.dataRows(entry.uuid, rows));
+  }
+
   private broadcastStart(): Promise<void> {
     this.lastStartMono = this.deps.clock.monotonic();
+    const rows = this.deps.data
+      ? this.deps.registry
+          .list()
+          .filter((e) => e.state === 'ready')
+          .flatMap((e) => this.rowsOrder(e) ?? [])
+      : [];
     return this.deps.broadcaster.send(
+      ...rows,
       orders.setTransactionContext(this.deps.config.transaction_context),
       orders.resultsStorage(this.deps.config.results_storage),
       orders.start(),
@@ -263,6 +364,10 @@ export class Lifecycle {
       }
       if (signal?.aborted) {
         this.deps.log.warn('stopping early: interrupted');
+        return;
+      }
+      if (this.stopRequested !== null) {
+        this.deps.log.warn('stopping early: asked to over HTTP', { reason: this.stopRequested });
         return;
       }
       if (this.judgeThresholds()) return;
@@ -325,7 +430,11 @@ export class Lifecycle {
     this.stopMono = this.deps.clock.monotonic();
     this.state = 'draining';
     await this.deps.broadcaster.send(orders.stop());
-    await this.deps.store.updateRun(this.deps.run.id, { state: 'draining' });
+    // Informative only (the final state follows): a store that is away must not hold up the
+    // collection of in-flight results, so this is one attempt, awaited before the final write.
+    this.drainingWrite = this.deps.store.updateRun(this.deps.run.id, { state: 'draining' }).catch((err) => {
+      this.deps.log.warn('could not record the draining state; the final state will be written later', { error: err as Error });
+    });
     this.deps.log.info('stop sent; collecting in-flight results', { graceSeconds: this.deps.config.stop_grace });
     this.report(true);
   }
@@ -377,49 +486,117 @@ export class Lifecycle {
     return true;
   }
 
+  /**
+   * Drains the writers and records the final state, retrying the store until `drainTimeoutMs`
+   * has passed. A store that never comes back leaves everything received in a recovery file.
+   */
   private async finish(config: ProjectConfig): Promise<LifecycleResult> {
-    const { sink, intake, registry, seq, log } = this.deps;
-    let drainError: string | null = null;
+    const { sink, intake, registry, seq, log, clock } = this.deps;
+    const deadline = clock.monotonic() + this.deps.drainTimeoutMs;
+    const left = () => Math.max(0, deadline - clock.monotonic());
+    let storeError: string | null = null;
+    let unwritten: { path: string; rows: number; uncertainRows: number } | null = null;
     try {
-      await sink.drain(this.deps.drainTimeoutMs);
+      await sink.drain(left());
       intake.close();
       // Anything enqueued between the end of the drain and the flag above.
-      await sink.drain(Math.min(this.deps.drainTimeoutMs, 5_000));
-      this.flushAggregates();
-      await this.deps.aggregates.drain(this.deps.drainTimeoutMs);
+      await sink.drain(Math.min(left(), 5_000));
     } catch (err) {
       intake.close();
-      drainError = (err as Error).message;
+      storeError = (err as Error).message;
+      if (err instanceof ResultDrainError && err.recoveryFile)
+        unwritten = { path: err.recoveryFile, rows: err.unwrittenRows, uncertainRows: err.uncertainRows };
     }
+    this.flushAggregates();
+    if (!storeError) {
+      try {
+        await this.deps.aggregates.drain(left());
+      } catch (err) {
+        storeError = (err as Error).message;
+      }
+    }
+    // Everything is stored: turrets waiting to leave (scaled down, SIGTERM) may go.
+    if (!storeError) this.acknowledge(true);
     for (const e of registry.list()) if (e.oct) seq.countTrailing(e.uuid, e.lastStatusSeq);
     // The run may have been interrupted (its launcher saw every turret exit) before the loop saw
     // their Aborted statuses: the test still did not run, and says why.
     this.abortedBy ??= this.deps.stats.transactions === 0 ? this.everyTurretAborted() : null;
-    const w = sink.stats();
-    const unwritten = w.queuedRows + w.spilledRows + w.inFlightRows;
-    const error = drainError
-      ? `the store did not catch up: ${drainError}`
-      : unwritten > 0
-        ? `the store did not catch up: ${unwritten} results not yet written (${w.spilledRows} in the spill file)${w.lastError ? `; last error: ${w.lastError}` : ''}`
-        : this.abortedBy;
     const malformed = intake.malformedSummary();
     if (malformed) log.warn('malformed messages during the run', { counts: malformed });
     if (seq.duplicates || seq.missingBatches) log.warn('batch sequence anomalies', { duplicates: seq.duplicates, missingBatches: seq.missingBatches });
-    const state = error ? 'failed' : 'finished';
-    this.state = state;
-    const endedAt = new Date(this.deps.clock.now());
-    if (this.deps.load) {
+    const endedAt = new Date(clock.now());
+    const artifacts = this.deps.load ? [{ name: LOAD_ARTIFACT, content: Buffer.from(JSON.stringify(this.deps.load.timeline.data())) }] : [];
+    await this.drainingWrite;
+    if (!storeError) {
+      const retry = <T>(write: () => Promise<T>) =>
+        retryUntil(write, {
+          deadline,
+          now: () => clock.monotonic(),
+          onRetry: (error, attempt) => log.warn('the store refused the end of the run; retrying', { error, attempt }),
+        });
+      const final = { state: this.abortedBy ? ('failed' as const) : ('finished' as const), endedAt, error: this.abortedBy, summary: this.summary() };
       try {
-        await this.deps.store.saveArtifact(this.deps.run.id, LOAD_ARTIFACT, Buffer.from(JSON.stringify(this.deps.load.timeline.data())));
+        for (const a of artifacts) await retry(() => this.deps.store.saveArtifact(this.deps.run.id, a.name, a.content));
+        await retry(() => this.deps.store.updateRun(this.deps.run.id, final));
+        await this.deps.recorder.flush();
+        return this.ended(final.state, final.error, endedAt, config);
       } catch (err) {
-        log.error('could not save the load timeline', { error: err as Error });
+        storeError = (err as Error).message;
       }
     }
-    await this.deps.store.updateRun(this.deps.run.id, { state, endedAt, error, summary: this.summary() });
-    await this.deps.recorder.flush();
-    log.info('test finished', { runId: this.deps.run.id, transactions: this.deps.stats.transactions, runTime: config.run_time });
+    return this.leaveRecoveryFile(storeError, unwritten, artifacts, endedAt, config);
+  }
+
+  /** The store is gone for good: everything this HQ holds goes to one file that `oct recover` loads. */
+  private async leaveRecoveryFile(
+    storeError: string,
+    unwritten: { path: string; rows: number; uncertainRows: number } | null,
+    artifacts: { name: string; content: Buffer }[],
+    endedAt: Date,
+    config: ProjectConfig,
+  ): Promise<LifecycleResult> {
+    const { run, log } = this.deps;
+    const stored = this.deps.sink.stats().writtenRows;
+    this.recovery = { path: join(this.deps.spillDir, `recovery-run${run.id}-${this.deps.clock.now()}.oct`), rows: unwritten?.rows ?? 0, storedRows: stored };
+    const aggregates = this.deps.aggregates.takeUnwritten();
+    const status = this.deps.recorder.takeUnwritten();
+    const state = this.abortedBy ? ('failed' as const) : ('finished' as const);
+    const seconds = Math.round(this.deps.drainTimeoutMs / 1000);
+    try {
+      await writeRecoveryFile(
+        this.recovery.path,
+        {
+          run: { id: run.id, name: run.name, config: run.config, hqId: run.hqId, startedAt: this.startedAt },
+          final: { state, endedAt, error: this.abortedBy, summary: this.summary() },
+          aggregates: aggregates.rows,
+          errorCounts: aggregates.errors,
+          turrets: status.turrets,
+          statusChanges: status.changes,
+          artifacts,
+          uncertainRows: unwritten?.uncertainRows ?? 0,
+        },
+        unwritten,
+      );
+      if (unwritten) rmSync(unwritten.path, { force: true });
+    } catch (err) {
+      log.error('could not write the recovery file', { path: this.recovery.path, error: err as Error });
+      const error = `the store did not come back within drain_timeout (${seconds} s) and the recovery file could not be written: ${(err as Error).message}; last store error: ${storeError}`;
+      this.recovery = null;
+      return this.ended('failed', error, endedAt, config);
+    }
+    const error =
+      `the store did not come back within drain_timeout (${seconds} s): ${storeError}. ` +
+      `Everything received that was not stored (${this.recovery.rows} results, ${aggregates.rows.length} aggregate rows, the final state) is in ${this.recovery.path}; ` +
+      `load it with "oct recover ${this.recovery.path} --database-url URL"`;
+    log.error('run left in a recovery file', { path: this.recovery.path, results: this.recovery.rows, storedResults: stored });
+    return this.ended('failed', error, endedAt, config);
+  }
+
+  private ended(state: 'finished' | 'failed', error: string | null, endedAt: Date, config: ProjectConfig): LifecycleResult {
+    this.state = state;
+    this.deps.log.info('test finished', { runId: this.deps.run.id, transactions: this.deps.stats.transactions, runTime: config.run_time });
     this.report(true);
-    return { state, error, startedAt: this.startedAt, endedAt };
+    return { state, error, startedAt: this.startedAt, endedAt, recoveryFile: this.recovery?.path ?? null };
   }
 
   private async fail(error: string): Promise<LifecycleResult> {
@@ -430,7 +607,7 @@ export class Lifecycle {
     await this.deps.store.updateRun(this.deps.run.id, { state: 'failed', endedAt, error, summary: this.summary() });
     await this.deps.recorder.flush();
     this.report(true);
-    return { state: 'failed', error, startedAt: null, endedAt };
+    return { state: 'failed', error, startedAt: null, endedAt, recoveryFile: null };
   }
 
   /** The run's counts, assembled here only: the summary, the outcome and /status all take them from this. */
@@ -444,7 +621,9 @@ export class Lifecycle {
       missingBatches: seq.missingBatches,
       lateResults: intake.late,
       droppedResults: intake.late,
+      resultsInRecoveryFile: this.recovery?.rows ?? 0,
       refusedSeries: stats.refusedSeries,
+      rejectedMessages: intake.rejected,
     };
   }
 
@@ -472,10 +651,20 @@ export class Lifecycle {
       ratePerSecond: stats.ratePerSecond(),
       droppedIterations: this.deps.load?.timeline.droppedTotal ?? 0,
       malformed,
+      checks: stats.checks().reduce((a, c) => ({ passes: a.passes + c.passes, fails: a.fails + c.fails }), { passes: 0, fails: 0 }),
     };
   }
 
   /** Results of row-only turrets folded in, and every delta not yet stored handed to its writer. */
+  /** Tells oct turrets which of their messages are stored, twice a second (and when forced). */
+  private acknowledge(force = false): void {
+    const mono = this.deps.clock.monotonic();
+    if (!force && mono - this.lastAckMono < ACK_EVERY_MS) return;
+    this.lastAckMono = mono;
+    const seqs = this.deps.delivery.acks();
+    if (seqs) void this.deps.broadcaster.send(orders.ack(this.deps.hqInstance, this.deps.run.id, seqs));
+  }
+
   private flushAggregates(): void {
     this.deps.stats.fold();
     this.deps.aggregates.enqueue(this.deps.stats.takeStoreRows());
@@ -483,6 +672,7 @@ export class Lifecycle {
 
   /** About once a second (and on every phase change): progress callback and metrics gauges. */
   private report(force = false): void {
+    this.acknowledge(force);
     const mono = this.deps.clock.monotonic();
     if (!force && mono - this.lastProgressMono < 1000) return;
     this.lastProgressMono = mono;

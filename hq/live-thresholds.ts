@@ -30,7 +30,8 @@ export class LiveThresholds {
     private readonly stats: Aggregator,
   ) {
     // Load metrics are known only from the turrets' load reports at the end.
-    this.judged = thresholds.filter((t) => t.series !== LOAD_SERIES);
+    // Relative thresholds ("<+10%") need the baseline's figures: they are judged with the report only.
+    this.judged = thresholds.filter((t) => t.series !== LOAD_SERIES && t.relative === undefined);
     for (const t of this.judged) if (t.window !== null) stats.watch(t.series);
   }
 

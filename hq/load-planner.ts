@@ -7,7 +7,7 @@
 // target is split by weight (the entry's `weight`, else its `canons`, else what the turret says it
 // has). Legacy turrets cannot follow a plan: they run their own closed loop and are left out.
 import type { ProjectConfig } from '../protocol/config.ts';
-import type { LoadModel, LoadShape, TurretPlan } from '../protocol/load-plan.ts';
+import { type LoadModel, type LoadShape, MAX_STAGES, type TurretPlan, targetAt } from '../protocol/load-plan.ts';
 
 export interface LoadSpec {
   model: LoadModel;
@@ -83,6 +83,36 @@ export function planLoad(spec: LoadSpec, turrets: PlannableTurret[], t0: number,
   return plans;
 }
 
+/**
+ * The shape with its current stage's target changed from plan time t: the past is kept exactly
+ * (the current stage is cut at t, so the targets and the open model's cumulative count up to t do
+ * not move), the load jumps to `target` and holds it until the current stage would have ended, and
+ * later stages follow as planned (ramping from the new target). After the last stage, it holds the
+ * new target to the end.
+ */
+export function retargetShape(shape: LoadShape, t: number, target: number): LoadShape {
+  const stages: LoadShape['stages'] = [];
+  let at = 0;
+  let i = 0;
+  for (; i < shape.stages.length; i++) {
+    const st = shape.stages[i]!;
+    if (t < at + st.duration) break;
+    stages.push(st);
+    at += st.duration;
+  }
+  const now = targetAt(shape, t);
+  if (i < shape.stages.length) {
+    const current = shape.stages[i]!;
+    if (t > at) stages.push({ duration: t - at, target: now });
+    stages.push({ duration: 0, target }, { duration: at + current.duration - t, target }, ...shape.stages.slice(i + 1));
+  } else {
+    if (t > at) stages.push({ duration: t - at, target: now });
+    stages.push({ duration: 0, target });
+  }
+  if (stages.length > MAX_STAGES) throw new Error(`too many target changes: a plan holds at most ${MAX_STAGES} stages`);
+  return { startTarget: shape.startTarget, stages };
+}
+
 export interface PlanSender {
   sendPlans(plans: Map<string, TurretPlan>): Promise<void>;
 }
@@ -94,12 +124,27 @@ export class LoadPlanner {
   private t0: number | null = null;
   private current = new Map<string, TurretPlan>();
 
+  private readonly spec: LoadSpec;
+  private turrets: PlannableTurret[] = [];
+
   constructor(
-    private readonly spec: LoadSpec,
+    spec: LoadSpec,
     private readonly sender: PlanSender,
     /** Unix ms now (the HQ's clock). */
     private readonly now: () => number,
-  ) {}
+  ) {
+    // Retargeting changes the project's shape: this planner's copy, not the caller's.
+    this.spec = { ...spec, entries: new Map(spec.entries) };
+  }
+
+  get model(): LoadModel {
+    return this.spec.model;
+  }
+
+  /** The project's shape (null when every turret follows its own entry's stages). */
+  get projectShape(): LoadShape | null {
+    return this.spec.project;
+  }
 
   get plans(): ReadonlyMap<string, TurretPlan> {
     return this.current;
@@ -131,12 +176,32 @@ export class LoadPlanner {
       .join('|');
     if (signature === this.signature) return false;
     this.signature = signature;
+    this.turrets = turrets;
+    await this.send();
+    return true;
+  }
+
+  /**
+   * Changes the project's target from now to the end of the current stage (retargetShape) and
+   * sends every turret its new plan. Returns the shapes before and after, and the target before.
+   */
+  async retarget(target: number): Promise<{ from: number; shape: LoadShape }> {
+    const project = this.spec.project;
+    if (this.t0 === null) throw new Error('the test has not started');
+    if (!project) throw new Error('every turret follows its own stages (turrets[].stages): there is no project target to change');
+    const t = Math.max(0, (this.now() - this.t0) / 1000);
+    const from = targetAt(project, t);
+    this.spec.project = retargetShape(project, t, target);
+    await this.send();
+    return { from, shape: this.spec.project };
+  }
+
+  private async send(): Promise<void> {
     const now = this.now();
     // Plan ids grow across an HQ restart too (a resumed run's turrets hold the old HQ's plans).
-    this.planId = Math.max(this.planId + 1, Math.floor(now - this.t0));
-    this.current = planLoad(this.spec, turrets, this.t0, this.planId, now);
+    this.planId = Math.max(this.planId + 1, Math.floor(now - this.t0!));
+    this.current = planLoad(this.spec, this.turrets, this.t0!, this.planId, now);
     await this.sender.sendPlans(this.current);
-    return true;
   }
 
   /** Sends these turrets their current plan again (one they said they do not follow). */

@@ -7,11 +7,13 @@ import type { LoadReport, LoadSecond, LoadTimelineData, TurretLoad } from '../pr
 export class LoadTimeline {
   private readonly turrets = new Map<string, { name: string; seconds: Map<number, LoadSecond>; startedTotal: number; droppedTotal: number }>();
   private readonly replans: LoadTimelineData['replans'] = [];
+  /** The newest second any turret reported, merged over turrets: the dashboard's live point. */
+  private newest: { second: number; started: number; dropped: number; lagP99Ms: number } | null = null;
 
   constructor(
     private readonly model: LoadModel,
     private readonly t0: () => number | null,
-    private readonly shape: LoadShape | null,
+    private shape: LoadShape | null,
     /** The run's length, seconds: the plan's target ends there. */
     private readonly runTime: number,
   ) {}
@@ -30,9 +32,25 @@ export class LoadTimeline {
       loopDelayP99Ms: r.loopDelayP99Ms,
       canons: r.canons,
     });
+    if (!this.newest || r.second > this.newest.second) this.newest = { second: r.second, started: r.started, dropped: r.dropped, lagP99Ms: r.lagP99Ms };
+    else if (r.second === this.newest.second) {
+      this.newest.started += r.started;
+      this.newest.dropped += r.dropped;
+      this.newest.lagP99Ms = Math.max(this.newest.lagP99Ms, r.lagP99Ms);
+    }
     // Cumulative counters only grow; a forged smaller one cannot shrink the totals.
     t.startedTotal = Math.max(t.startedTotal, r.startedTotal);
     t.droppedTotal = Math.max(t.droppedTotal, r.droppedTotal);
+  }
+
+  /** The project's target was changed while running: later seconds' targets follow the new shape (earlier ones do not move). */
+  reshape(shape: LoadShape): void {
+    if (this.shape) this.shape = shape;
+  }
+
+  /** The newest reported second, summed over the turrets that reported it so far (schedule lag: their worst). */
+  latest(): { second: number; started: number; dropped: number; lagP99Ms: number } | null {
+    return this.newest;
   }
 
   replanned(atSeconds: number, planId: number, turrets: number): void {

@@ -39,7 +39,19 @@ export interface HqMetricsHooks {
   aggregateReceived?(): void;
   /** Optional: one status message received (counted in oct_messages_received_total). */
   statusReceived?(): void;
+  /** Optional: a well-formed message refused because its sender may not speak for it (CURVE). */
+  rejected?(reason: RejectReason): void;
+  /** Optional: a connection refused at the ZeroMQ handshake (no key, an untrusted key: CURVE). */
+  rejectedHandshake?(socket: HandshakeSocket, reason: HandshakeFailure): void;
 }
+
+export const REJECT_REASONS = ['identity'] as const;
+export type RejectReason = (typeof REJECT_REASONS)[number];
+export const HANDSHAKE_SOCKETS = ['results', 'orders'] as const;
+export type HandshakeSocket = (typeof HANDSHAKE_SOCKETS)[number];
+/** auth: the ZAP handler refused the key; protocol: no CURVE (a plaintext client) or a broken handshake. */
+export const HANDSHAKE_FAILURES = ['auth', 'protocol', 'other'] as const;
+export type HandshakeFailure = (typeof HANDSHAKE_FAILURES)[number];
 
 /** For tests and for an HQ run without metrics. */
 export const noMetrics: HqMetricsHooks = {

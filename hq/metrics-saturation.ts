@@ -49,6 +49,10 @@ export class SaturationTracker {
     return ep.saturated;
   }
 
+  isSaturated(uuid: string): boolean {
+    return this.episodes.get(uuid)?.saturated ?? false;
+  }
+
   saturatedCount(): number {
     let n = 0;
     for (const ep of this.episodes.values()) if (ep.saturated) n++;

@@ -12,7 +12,16 @@ import { ALL_TRANSACTIONS_SERIES } from '../protocol/results.ts';
 import type { RunState } from '../store/types.ts';
 import type { Aggregator, TurretCounts } from './aggregator.ts';
 import { CollectedMetric, histogramSamples, type Sample } from './metrics-collected.ts';
-import type { HqMetricsHooks, WriterStats } from './metrics-hooks.ts';
+import {
+  HANDSHAKE_FAILURES,
+  HANDSHAKE_SOCKETS,
+  type HandshakeFailure,
+  type HandshakeSocket,
+  type HqMetricsHooks,
+  REJECT_REASONS,
+  type RejectReason,
+  type WriterStats,
+} from './metrics-hooks.ts';
 import { SaturationTracker } from './metrics-saturation.ts';
 
 /** Web latencies: 1 ms to 1 min, denser where most requests land (10 ms – 1 s). */
@@ -52,6 +61,8 @@ export class HqMetrics implements HqMetricsHooks {
   private readonly messages: Record<MessageType, number> = { results: 0, aggregate: 0, status: 0, malformed: 0, duplicate: 0 };
   private readonly malformedByKind = new Map<MalformedKind, number>(MALFORMED_KINDS.map((k) => [k, 0]));
   private droppedResults = 0;
+  private readonly rejectedByReason = new Map<RejectReason, number>(REJECT_REASONS.map((r) => [r, 0]));
+  private readonly rejectedHandshakes = new Map<string, number>();
   private runState: RunState = 'waiting';
   private elapsedSeconds = 0;
   private turretsByState: Record<TurretState, number> = Object.fromEntries(TURRET_STATES.map((s) => [s, 0])) as Record<TurretState, number>;
@@ -129,6 +140,11 @@ export class HqMetrics implements HqMetricsHooks {
     this.writer = { ...stats };
   }
 
+  /** Whether the turret has been above the saturation threshold for the configured time (the dashboard's warning). */
+  saturated(uuid: string): boolean {
+    return this.saturation.isSaturated(uuid);
+  }
+
   turretHealth(name: string, uuid: string, health: TurretHealth): void {
     const saturated = this.saturation.update(name, uuid, health, this.clock.monotonic());
     // Past the cap, a turret is still watched for saturation (and logged) but gets no series.
@@ -137,6 +153,15 @@ export class HqMetrics implements HqMetricsHooks {
 
   dropped(n: number): void {
     if (n > 0) this.droppedResults += n;
+  }
+
+  rejected(reason: RejectReason): void {
+    this.rejectedByReason.set(reason, (this.rejectedByReason.get(reason) ?? 0) + 1);
+  }
+
+  rejectedHandshake(socket: HandshakeSocket, reason: HandshakeFailure): void {
+    const key = `${socket}/${reason}`;
+    this.rejectedHandshakes.set(key, (this.rejectedHandshakes.get(key) ?? 0) + 1);
   }
 
   // ---- exposition --------------------------------------------------------------------------------
@@ -203,6 +228,21 @@ export class HqMetrics implements HqMetricsHooks {
     );
     m('oct_malformed_messages_total', 'Messages rejected as malformed, by kind.', 'counter', () =>
       MALFORMED_KINDS.map((k) => ({ labels: { kind: k }, value: this.malformedByKind.get(k) ?? 0 })),
+    );
+    m(
+      'oct_rejected_messages_total',
+      'Well-formed messages refused because their sender may not speak for them (CURVE: a uuid of another turret key, no proof), by reason.',
+      'counter',
+      () => REJECT_REASONS.map((reason) => ({ labels: { reason }, value: this.rejectedByReason.get(reason) ?? 0 })),
+    );
+    m(
+      'oct_rejected_handshakes_total',
+      'Connections refused at the ZeroMQ handshake (CURVE: no key, or a key the HQ does not trust), by socket and reason.',
+      'counter',
+      () =>
+        HANDSHAKE_SOCKETS.flatMap((socket) =>
+          HANDSHAKE_FAILURES.map((reason) => ({ labels: { socket, reason }, value: this.rejectedHandshakes.get(`${socket}/${reason}`) ?? 0 })),
+        ),
     );
     m('oct_duplicate_batches_total', 'Result batches received twice (same turret and seq) and counted once.', 'counter', () => [
       { value: this.messages.duplicate },

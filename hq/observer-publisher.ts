@@ -127,5 +127,8 @@ export function withObserver(hooks: HqMetricsHooks, observer: ObserverPublisher)
     turretHealth: (name, uuid, health) => hooks.turretHealth(name, uuid, health),
     dropped: (n) => hooks.dropped(n),
     statusReceived: () => hooks.statusReceived?.(),
+    aggregateReceived: () => hooks.aggregateReceived?.(),
+    rejected: (reason) => hooks.rejected?.(reason),
+    rejectedHandshake: (socket, reason) => hooks.rejectedHandshake?.(socket, reason),
   };
 }

@@ -59,3 +59,21 @@ test('the first batch of a turret far into its numbering is its start, not a gap
   assert.equal(s.accept('b', 4), 'new');
   assert.equal(s.missingBatches, 3, 'within the window, a first seq above 1 still counts what came before');
 });
+
+test('a re-sent message fills its gap; a restarted HQ seeded with what is stored takes only what is not', () => {
+  const s = new SequenceTracker();
+  for (const seq of [1, 2, 5, 6]) assert.equal(s.accept('a', seq), 'new');
+  assert.equal(s.missingBatches, 2);
+  assert.equal(s.accept('a', 3), 'new', 'the lost message, re-sent');
+  assert.equal(s.accept('a', 4), 'new');
+  assert.equal(s.missingBatches, 0);
+  assert.equal(s.accept('a', 4), 'duplicate');
+
+  const restarted = new SequenceTracker();
+  restarted.seed([1, 2, 3, 5].map((seq) => ({ uuid: 'a', seq })));
+  restarted.baseline('a', 0); // the turret's status comes later and moves nothing
+  const verdicts = [1, 2, 3, 4, 5, 6].map((seq) => restarted.accept('a', seq));
+  assert.deepEqual(verdicts, ['duplicate', 'duplicate', 'duplicate', 'new', 'duplicate', 'new']);
+  assert.equal(restarted.missingBatches, 0);
+  assert.equal(restarted.duplicates, 4);
+});

@@ -50,6 +50,16 @@ export class StatusRecorder {
     return this.running;
   }
 
+  /** Stops recording and hands over what the store has not taken (for a recovery file). */
+  takeUnwritten(): { turrets: TurretRecord[]; changes: StatusChange[] } {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    const out = { turrets: [...this.dirty.values()].map(toRecord), changes: this.changes };
+    this.dirty.clear();
+    this.changes = [];
+    return out;
+  }
+
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;

@@ -12,6 +12,16 @@
 // The HQ builds the same deltas itself from the single results of legacy turrets (`DeltaBuilder`).
 import { HISTOGRAM_PRECISION, LatencyHistogram, MAX_LATENCY_SECONDS, type EncodedHistogram, histogramProblem } from './histogram.ts';
 import { ALL_TRANSACTIONS_SERIES, INTENDED_LATENCY_SERIES, MAX_ELAPSED_SECONDS, type ResultBatch } from './results.ts';
+import {
+  addCounters,
+  BYTES_RECEIVED_COUNTER,
+  BYTES_SENT_COUNTER,
+  type Counters,
+  checkSeries,
+  countersProblem,
+  NO_STATUS_COUNTER,
+  STATUS_COUNTER_PREFIX,
+} from './series-names.ts';
 
 export const AGGREGATE_VERSION = 1;
 /** Custom timer series per run beyond which names fold into OTHER_SERIES (turret) or are refused (HQ). */
@@ -29,6 +39,8 @@ export interface SeriesDelta {
   /** Values of this series recorded by failed transactions. */
   errors: number;
   hist: EncodedHistogram;
+  /** Requests only (protocol/series-names.ts): responses per status, bytes sent and received. */
+  counters?: Counters;
 }
 
 export interface SecondDelta {
@@ -56,7 +68,7 @@ export function encodeAggregate(m: AggregateMessage): string {
     seq: m.seq,
     seconds: m.seconds.map((s) => ({
       s: s.second,
-      series: s.series.map((d) => ({ name: d.name, e: d.errors, ...d.hist })),
+      series: s.series.map((d) => (d.counters ? { name: d.name, e: d.errors, c: d.counters, ...d.hist } : { name: d.name, e: d.errors, ...d.hist })),
       errors: s.errors,
     })),
   });
@@ -88,7 +100,7 @@ export function parseAggregate(o: Record<string, unknown>): ParsedAggregate {
     for (const [j, d] of s.series.entries()) {
       const where = `seconds[${k}].series[${j}]`;
       if (typeof d !== 'object' || d === null) return fail(`${where} must be an object`);
-      const { name, e, ...hist } = d as Record<string, unknown>;
+      const { name, e, c, ...hist } = d as Record<string, unknown>;
       if (typeof name !== 'string' || name === '' || name.length > MAX_NAME) return fail(`${where}.name must be a non-empty string`);
       if (names.has(name)) return fail(`${where}: series ${JSON.stringify(name)} twice in one second`);
       names.add(name);
@@ -97,7 +109,14 @@ export function parseAggregate(o: Record<string, unknown>): ParsedAggregate {
       const h = hist as unknown as EncodedHistogram;
       if (h.n === 0) return fail(`${where}: an empty series is not a delta`);
       if (typeof e !== 'number' || !Number.isInteger(e) || e < 0 || e > h.n) return fail(`${where}.e must be an integer in 0..n`);
-      series.push({ name, errors: e, hist: { n: h.n, min: h.min, max: h.max, mean: h.mean, m2: h.m2, b: h.b } });
+      const delta: SeriesDelta = { name, errors: e, hist: { n: h.n, min: h.min, max: h.max, mean: h.mean, m2: h.m2, b: h.b } };
+      // Optional (an older oct turret sends none): counters of the series' requests.
+      if (c !== undefined) {
+        const bad = countersProblem(c);
+        if (bad) return fail(`${where}.c: ${bad}`);
+        delta.counters = { ...(c as Counters) };
+      }
+      series.push(delta);
     }
     if (!Array.isArray(s.errors) || s.errors.length > MAX_ERROR_MESSAGES + 1)
       return fail(`seconds[${k}].errors must be an array of at most ${MAX_ERROR_MESSAGES + 1}`);
@@ -124,9 +143,29 @@ export function parseAggregate(o: Record<string, unknown>): ParsedAggregate {
   return { ok: true, message: { uuid: o.uuid, turret: typeof o.turret === 'string' ? o.turret.slice(0, MAX_NAME) : '', seq: o.seq, seconds } };
 }
 
+interface RequestCounts {
+  /** Responses per status; 0: no response. */
+  statuses: Map<number, number>;
+  sent: number;
+  received: number;
+}
+
+function requestCounters(r: RequestCounts): Counters {
+  const c: Counters = { [BYTES_SENT_COUNTER]: r.sent, [BYTES_RECEIVED_COUNTER]: r.received };
+  for (const [status, n] of r.statuses) c[status === 0 ? NO_STATUS_COUNTER : `${STATUS_COUNTER_PREFIX}${status}`] = n;
+  return c;
+}
+
+interface SeriesAcc {
+  hist: LatencyHistogram;
+  errors: number;
+  counters?: Counters;
+  requests?: RequestCounts;
+}
+
 /** Per second and series, the histograms of results as they come; `take` hands the deltas over and starts again. */
 export class DeltaBuilder {
-  private readonly seconds = new Map<number, { series: Map<string, { hist: LatencyHistogram; errors: number }>; errors: Map<string, number> }>();
+  private readonly seconds = new Map<number, { series: Map<string, SeriesAcc>; errors: Map<string, number> }>();
   private readonly timerNames = new Set<string>();
 
   constructor(private readonly maxTimerSeries = MAX_TIMER_SERIES) {}
@@ -137,7 +176,7 @@ export class DeltaBuilder {
 
   // Results come in time order: almost every one falls in the second of the one before.
   private lastSecond = -1;
-  private lastEntry: { series: Map<string, { hist: LatencyHistogram; errors: number }>; errors: Map<string, number> } | null = null;
+  private lastEntry: { series: Map<string, SeriesAcc>; errors: Map<string, number> } | null = null;
 
   private second(elapsed: number) {
     const s = Math.min(MAX_ELAPSED_SECONDS, Math.max(0, Math.floor(elapsed)));
@@ -175,11 +214,47 @@ export class DeltaBuilder {
     }
   }
 
+  /**
+   * One value of a series outside any transaction's fate (a request, a check): counted under the
+   * same cap as custom timers, `failed` counts it as an error of that series only.
+   */
+  sample(elapsed: number, name: string, value: number, failed: boolean, counters?: Counters): void {
+    const sec = this.second(elapsed);
+    const series = this.seriesName(name);
+    this.recordIn(sec.series, series, value, failed);
+    if (counters) {
+      const d = sec.series.get(series);
+      if (d) d.counters = d.counters ? addCounters(d.counters, counters) : { ...counters };
+    }
+  }
+
+  /** One evaluation of a named check: its series counts evaluations (value 0), its errors the failed ones. */
+  check(elapsed: number, name: string, passed: boolean): void {
+    this.sample(elapsed, checkSeries(name), 0, !passed);
+  }
+
+  /** One HTTP request (a hop): its time, whether it failed, its status (0: none) and body bytes. */
+  request(elapsed: number, name: string, seconds: number, failed: boolean, status: number, sent: number, received: number): void {
+    const sec = this.second(elapsed);
+    const d = this.recordIn(sec.series, this.seriesName(name), seconds, failed);
+    if (!d) return;
+    // Plain numbers per request, an object of counters only when the second is taken.
+    const r = (d.requests ??= { statuses: new Map(), sent: 0, received: 0 });
+    const k = status >= 100 && status <= 999 ? status : 0;
+    r.statuses.set(k, (r.statuses.get(k) ?? 0) + 1);
+    r.sent += sent;
+    r.received += received;
+  }
+
   take(): SecondDelta[] {
     const out: SecondDelta[] = [];
     for (const [second, sec] of [...this.seconds].sort((a, b) => a[0] - b[0])) {
       const series: SeriesDelta[] = [];
-      for (const [name, d] of sec.series) if (d.hist.count > 0) series.push({ name, errors: d.errors, hist: d.hist.encode() });
+      for (const [name, d] of sec.series) {
+        if (d.hist.count === 0) continue;
+        const counters = d.requests ? addCounters(requestCounters(d.requests), d.counters ?? {}) : d.counters;
+        series.push(counters ? { name, errors: d.errors, hist: d.hist.encode(), counters } : { name, errors: d.errors, hist: d.hist.encode() });
+      }
       out.push({ second, series, errors: [...sec.errors] });
     }
     this.seconds.clear();
@@ -198,13 +273,14 @@ export class DeltaBuilder {
     return name;
   }
 
-  private recordIn(series: Map<string, { hist: LatencyHistogram; errors: number }>, name: string, v: number, failed: boolean): void {
-    if (typeof v !== 'number' || !(v >= 0)) return;
+  private recordIn(series: Map<string, SeriesAcc>, name: string, v: number, failed: boolean): SeriesAcc | null {
+    if (typeof v !== 'number' || !(v >= 0)) return null;
     let d = series.get(name);
     if (!d) series.set(name, (d = { hist: new LatencyHistogram(), errors: 0 }));
     // Beyond a day is a broken clock or a forged result: clamped, or the whole message would be refused.
     d.hist.record(Math.min(v, MAX_LATENCY_SECONDS));
     if (failed) d.errors++;
+    return d;
   }
 
   private countError(errors: Map<string, number>, message: string): void {

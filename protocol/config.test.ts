@@ -119,6 +119,7 @@ test('bad workload input names the key', () => {
 });
 
 test('unknown keys are listed with the key they probably meant; known and extension keys are not', () => {
+  assert.deepEqual(unknownProjectKeys({ run_time: 3, _comment: 'a note', 'x-ci': { job: 1 }, turrets: [{ name: 'a', 'x-team': 'b' }] }), []);
   assert.deepEqual(
     unknownProjectKeys({
       run_tme: 3,
@@ -129,13 +130,9 @@ test('unknown keys are listed with the key they probably meant; known and extens
         { name: 'b', zzz_custom: 1 },
       ],
     }),
-    [
-      'run_tme: unknown key, ignored (did you mean "run_time"?)',
-      'turrets[0].canon: unknown key, ignored (did you mean "canons"?)',
-      'turrets[1].zzz_custom: unknown key, ignored',
-    ],
+    ['run_tme: unknown key (did you mean "run_time"?)', 'turrets[0].canon: unknown key (did you mean "canons"?)', 'turrets[1].zzz_custom: unknown key'],
   );
-  assert.deepEqual(unknownProjectKeys({ run_time: 30, cannons: 2, turrets: [{ name: 'a', cannons: 2, script: 's' }] }), ['cannons: unknown key, ignored']);
+  assert.deepEqual(unknownProjectKeys({ run_time: 30, cannons: 2, turrets: [{ name: 'a', cannons: 2, script: 's' }] }), ['cannons: unknown key']);
   assert.deepEqual(unknownProjectKeys('not an object'), []);
 });
 
@@ -149,4 +146,32 @@ test('canons beyond the per-turret limit are refused, naming the key and the lim
     /canons.*at most 100,000/s,
   );
   assert.equal(parseProjectConfig({ turrets: [{ name: 'ok', canons: 100_000, rampup: 0, script: 'v.ts' }] }).turrets[0]!.canons, 100_000);
+});
+
+test('closed-model stages whose share of a turret passes the limit are refused, naming the stage list', () => {
+  const two = [
+    { name: 'a', canons: 1, script: 's.ts' },
+    { name: 'b', canons: 1, script: 's.ts' },
+  ];
+  // 150,000 over two turrets of equal weight: 75,000 each.
+  assert.equal(parseProjectConfig({ stages: [{ duration: 10, target: 150_000 }], turrets: two }).stages!.length, 1);
+  assert.throws(
+    () => parseProjectConfig({ stages: [{ duration: 10, target: 250_000 }], turrets: two }),
+    (err: Error) => /stages: the stages reach 250,000 canons: turret "a" would run 125,000, more than 100,000/.test(err.message),
+  );
+  // Weights decide the share: b takes 3 of 4 parts of 150,000.
+  assert.throws(
+    () => parseProjectConfig({ stages: [{ duration: 10, target: 150_000 }], turrets: [two[0], { ...two[1], weight: 3 }] }),
+    /turret "b" would run 112,500/,
+  );
+  assert.throws(
+    () => parseProjectConfig({ turrets: [{ name: 'a', canons: 1, script: 's.ts', replicas: 2, stages: [{ duration: 10, target: 200_001 }] }] }),
+    (err: Error) => /turrets\[0\]\.stages: turret "a": its stages reach 100,001 canons per replica/.test(err.message),
+  );
+  assert.equal(
+    parseProjectConfig({ turrets: [{ name: 'a', canons: 1, script: 's.ts', replicas: 2, stages: [{ duration: 10, target: 200_000 }] }] }).turrets[0]!.replicas,
+    2,
+  );
+  // Open-model targets are iterations per second, not canons.
+  assert.equal(parseProjectConfig({ model: 'open', rate: 1e6, turrets: two }).model, 'open');
 });

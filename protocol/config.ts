@@ -36,6 +36,34 @@ const canonCount = z
   .positive()
   .max(MAX_CANONS_LIMIT, { message: `at most ${MAX_CANONS_LIMIT.toLocaleString('en-US')} canons per turret (use more turrets, or replicas)` });
 
+// ctx.http's settings for every turret (README, "HTTP options"). TLS files are paths in the project;
+// `oct run` hands turrets absolute paths, `oct pack-turrets` packs the files.
+const tlsSchema = z
+  .object({
+    ca_file: z.string().min(1).optional(),
+    cert_file: z.string().min(1).optional(),
+    key_file: z.string().min(1).optional(),
+    insecure_skip_verify: z.boolean().default(false),
+  })
+  .strict()
+  .refine((t) => (t.cert_file === undefined) === (t.key_file === undefined), { message: 'a client certificate needs both "cert_file" and "key_file"' });
+export const HTTP_DEFAULTS = { client: 'oct' as const, max_redirects: 10, timeout: 60, request_metrics: true, cookies: true };
+export const httpConfigSchema = z
+  .object({
+    // oct: the turret's own HTTP/1.1 connections, one set per canon; undici: its pooled Agent, for
+    // what the first does not do (pipelining, proxies, HTTP/2 some day).
+    client: z.enum(['oct', 'undici']).default('oct'),
+    max_redirects: z.number().int().min(0).max(100).default(10),
+    // Seconds per request, body included; a request's own timeoutMs overrides it.
+    timeout: z.number().finite().positive().max(86_400).default(60),
+    request_metrics: z.boolean().default(true),
+    cookies: z.boolean().default(true),
+    tls: tlsSchema.optional(),
+  })
+  .strict()
+  .default(HTTP_DEFAULTS);
+export type HttpConfig = z.infer<typeof httpConfigSchema>;
+
 // Values are checked, naming the key, by parseThresholds (report/thresholds.ts) when the project loads.
 export const thresholdsSchema = z.record(z.string(), z.unknown());
 
@@ -73,6 +101,48 @@ const turretEntrySchema = z
     return { ...rest, canons };
   });
 
+const peakOf = (stages: { target: number }[], start: number) => Math.max(start, ...stages.map((s) => s.target));
+const fmtCanons = (n: number) => Math.ceil(n).toLocaleString('en-US');
+
+/**
+ * Closed-model stages are canons, split over the turrets by weight (hq/load-planner.ts): a share
+ * above MAX_CANONS_LIMIT would exhaust a turret's memory, so it is refused here, naming the stage
+ * list. The turret caps what a plan asks for too (a retarget, turrets that are not listed here).
+ */
+function closedSharesWithinLimit(
+  c: {
+    stages?: { target: number }[];
+    start_target: number;
+    turrets: { name: string; stages?: { target: number }[]; start_target?: number; weight?: number; canons: number; replicas: number }[];
+  },
+  ctx: z.RefinementCtx,
+): void {
+  const tooMany = `more than ${MAX_CANONS_LIMIT.toLocaleString('en-US')} canons per turret process`;
+  c.turrets.forEach((t, i) => {
+    if (!t.stages) return;
+    const share = peakOf(t.stages, t.start_target ?? 0) / t.replicas;
+    if (share > MAX_CANONS_LIMIT)
+      ctx.addIssue({
+        code: 'custom',
+        message: `turret "${t.name}": its stages reach ${fmtCanons(share)} canons per replica, ${tooMany} (lower the targets or raise replicas)`,
+        path: ['turrets', i, 'stages'],
+      });
+  });
+  const pool = c.turrets.filter((t) => !t.stages);
+  if (!c.stages || pool.length === 0) return;
+  const weightOf = (t: (typeof pool)[number]) => t.weight ?? t.canons;
+  const total = pool.reduce((a, t) => a + weightOf(t) * t.replicas, 0);
+  const peak = peakOf(c.stages, c.start_target);
+  const worst = pool.reduce((a, t) => (weightOf(t) > weightOf(a) ? t : a));
+  const share = (peak * weightOf(worst)) / total;
+  if (share > MAX_CANONS_LIMIT)
+    ctx.addIssue({
+      code: 'custom',
+      message: `the stages reach ${fmtCanons(peak)} canons: turret "${worst.name}" would run ${fmtCanons(share)}, ${tooMany} (lower the targets, or add turrets or replicas)`,
+      path: ['stages'],
+    });
+}
+
 export const projectConfigSchema = z
   .object({
     // Defaults to the stages' total when stages are set, else 30.
@@ -100,6 +170,8 @@ export const projectConfigSchema = z
     // oct additions
     turrets_wait_timeout: seconds.default(60),
     stop_grace: seconds.default(10),
+    // How long the end of a run waits for a store that is away before leaving a recovery file.
+    drain_timeout: seconds.default(120),
     turret_silence_timeout: seconds.default(10),
     max_message_bytes: z
       .number()
@@ -109,7 +181,19 @@ export const projectConfigSchema = z
     http_port: port.default(8080),
     transaction_context: z.record(z.string(), z.unknown()).default({}),
     thresholds: thresholdsSchema.default({}),
+    // CURVE (docs/protocol.md#curve): the keys directory (relative to the project), or the explicit
+    // opt-out for turrets that cannot do CURVE (the original Python turret).
+    keys_dir: z.string().min(1).optional(),
+    allow_plaintext: z.boolean().default(false),
+    http: httpConfigSchema,
+    // Test data split across canons (protocol/data-file.ts, hq/data-split.ts).
+    data: z
+      .object({ file: z.string().min(1), policy: z.enum(['unique', 'round-robin', 'random']).default('unique') })
+      .strict()
+      .optional(),
     // Which results are also stored row by row (aggregates always are): docs/statistics.md.
+    /** The run this one is compared with (oct run --baseline): a results folder, or a run id or name in the database. */
+    baseline: z.string().min(1).optional(),
     results_storage: z.enum(RESULTS_STORAGE as [ResultsStorage, ...ResultsStorage[]]).default('all'),
     // Workload (docs/workload.md).
     model: z.enum(['closed', 'open']).optional(),
@@ -134,6 +218,12 @@ export const projectConfigSchema = z
       if (seen.has(t.name)) ctx.addIssue({ code: 'custom', message: `duplicate turret name "${t.name}"`, path: ['turrets', i, 'name'] });
       seen.add(t.name);
     });
+    if (c.allow_plaintext && c.keys_dir !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        message: 'keys_dir turns CURVE on and allow_plaintext turns it off: give one of them',
+        path: ['allow_plaintext'],
+      });
     if (c.rate !== undefined && c.stages !== undefined)
       ctx.addIssue({ code: 'custom', message: '"rate" is a constant rate for the whole run_time: give either "rate" or "stages", not both', path: ['rate'] });
     if (c.rate !== undefined && c.model === 'closed')
@@ -143,6 +233,7 @@ export const projectConfigSchema = z
         path: ['rate'],
       });
     const model = c.model ?? (c.rate !== undefined ? 'open' : 'closed');
+    if (model === 'closed') closedSharesWithinLimit(c, ctx);
     if (model === 'open' && c.stages === undefined && c.rate === undefined && !c.turrets.some((t) => t.stages)) {
       ctx.addIssue({ code: 'custom', message: 'the open model needs "rate" (iterations/s) or "stages" of {duration, target: iterations/s}', path: ['stages'] });
     }
@@ -180,6 +271,10 @@ export const turretConfigSchema = z
     heartbeat_ms: z.number().int().min(100).max(60_000).default(1000),
     // This machine's ceiling on the open model's canon pool, whatever the HQ's plan says.
     max_canons: maxCanons.optional(),
+    // CURVE: a directory holding hq.pub, turret.key (and turret.pub), relative to this config.
+    keys_dir: z.string().min(1).optional(),
+    // ctx.http's settings (the project's `http`); TLS file paths relative to this config's folder.
+    http: httpConfigSchema,
   })
   .passthrough()
   .transform((t, ctx) => {
@@ -209,13 +304,18 @@ function distance(a: string, b: string): number {
   return row[b.length]!;
 }
 
+/** Keys oct never reads and never refuses: notes (`_comment`) and settings for other tools (`x-ci`). */
+export function isExtensionKey(key: string): boolean {
+  return key.startsWith('_') || key.startsWith('x-');
+}
+
 function unknownIn(obj: unknown, known: string[], where: (k: string) => string): string[] {
   if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) return [];
   const out: string[] = [];
   for (const key of Object.keys(obj)) {
-    if (known.includes(key)) continue;
+    if (known.includes(key) || isExtensionKey(key)) continue;
     const near = known.filter((k) => distance(k, key) <= 2).sort((a, b) => distance(a, key) - distance(b, key))[0];
-    out.push(`${where(key)}: unknown key, ignored${near ? ` (did you mean "${near}"?)` : ''}`);
+    out.push(`${where(key)}: unknown key${near ? ` (did you mean "${near}"?)` : ''}`);
   }
   return out;
 }
@@ -225,7 +325,8 @@ const TURRET_ENTRY_KEYS = Object.keys(turretEntrySchema.in.shape);
 
 /**
  * Keys a project config has that oct does not read: a typo (`run_tme`, a turret's `canon`) would
- * otherwise be silently ignored. Warnings, not errors: the original's configs may carry extras.
+ * otherwise be silently ignored, so loading a project refuses them. Every key of the original's
+ * documented config is known; anything else meant for another tool starts with `x-` or `_`.
  */
 export function unknownProjectKeys(value: unknown): string[] {
   const out = unknownIn(value, PROJECT_KEYS, (k) => k);

@@ -36,6 +36,8 @@ export interface TurretStatus {
   oct: boolean;
   /** oct turrets: the seq of the last result batch sent before this status. */
   lastSeq: number | null;
+  /** oct turrets: the highest seq an HQ acknowledged (everything up to it is stored), else null. */
+  acked: number | null;
   canonsRunning: number | null;
   /** oct turrets following a plan: its plan_id. */
   planId: number | null;
@@ -76,12 +78,44 @@ export const MALFORMED_KINDS: MalformedKind[] = [
   'seq_out_of_window',
 ];
 
-export type Incoming =
+/**
+ * Under CURVE, what an oct turret adds to every message's JSON (frame 1): its public key and the
+ * proof that the holder of that key speaks for the message's uuid (protocol/curve-key.ts). Checked
+ * by the HQ (hq/turret-identity.ts), never stored or re-published.
+ */
+export interface Credentials {
+  key: string;
+  proof: string;
+}
+
+type Parsed =
   | { kind: 'status'; status: TurretStatus }
   | { kind: 'results'; batch: ResultBatch }
   | { kind: 'load'; report: LoadReport }
-  | { kind: 'aggregate'; message: AggregateMessage }
-  | { kind: 'invalid'; malformed: MalformedKind; detail: string };
+  | { kind: 'aggregate'; message: AggregateMessage };
+
+export type Incoming = (Parsed & { auth: Credentials | null }) | { kind: 'invalid'; malformed: MalformedKind; detail: string };
+
+/** The uuid a parsed message speaks for (null: a legacy result, which names none). */
+export function claimedUuid(m: Parsed): string | null {
+  switch (m.kind) {
+    case 'status':
+      return m.status.uuid;
+    case 'results':
+      return m.batch.turretUuid;
+    case 'load':
+      return m.report.uuid;
+    case 'aggregate':
+      return m.message.uuid;
+  }
+}
+
+// A Z85 key is 40 characters and a proof 43: anything much longer is not worth comparing.
+function credentialsOf(o: Record<string, unknown>): Credentials | null {
+  const { turret_key: key, proof } = o;
+  if (typeof key !== 'string' || typeof proof !== 'string' || key.length > 64 || proof.length > 64) return null;
+  return { key, proof };
+}
 
 const STATES: Record<string, TurretState> = {
   ready: 'ready',
@@ -97,6 +131,7 @@ export function normaliseState(raw: string): TurretState {
 }
 
 type Invalid = Extract<Incoming, { kind: 'invalid' }>;
+type Outcome = Parsed | Invalid;
 
 function invalid(malformed: MalformedKind, detail: string): Invalid {
   return { kind: 'invalid', malformed, detail };
@@ -113,7 +148,7 @@ function boundedHeartbeat(v: unknown): number | null {
   return typeof v === 'number' && Number.isFinite(v) && v >= 100 && v <= 60_000 ? v : null;
 }
 
-function parseStatus(o: Record<string, unknown>): Incoming {
+function parseStatus(o: Record<string, unknown>): Outcome {
   if (typeof o.uuid !== 'string' || o.uuid === '') return invalid('bad_field', 'status: "uuid" must be a non-empty string');
   if (typeof o.status !== 'string') return invalid('bad_field', 'status: "status" must be a string');
   const health = typeof o.health === 'object' && o.health !== null ? (o.health as Record<string, unknown>) : null;
@@ -129,6 +164,7 @@ function parseStatus(o: Record<string, unknown>): Incoming {
       script: typeof o.script === 'string' ? o.script : null,
       oct: o.oct === 1,
       lastSeq: toNumberOrNull(o.seq),
+      acked: typeof o.acked === 'number' && Number.isSafeInteger(o.acked) && o.acked >= 0 ? o.acked : null,
       canonsRunning: toNumberOrNull(o.canons_running),
       planId: toNumberOrNull(o.plan_id),
       health: health
@@ -190,7 +226,7 @@ function firstTimerProblem(timers: Record<string, number>): string | null {
 // storing part of it would leave its rows out of step with the aggregates the turret sent for the
 // same results (and with its seq, which says "all of it, once"); and one count per message keeps
 // the malformed counter meaning "messages refused".
-function parseJsonBatch(o: Record<string, unknown>, limits: ResultLimits): Incoming {
+function parseJsonBatch(o: Record<string, unknown>, limits: ResultLimits): Outcome {
   if (!Array.isArray(o.results)) return invalid('missing_field', 'results batch: "results" must be an array');
   const b = new ResultBatchBuilder();
   for (let i = 0; i < o.results.length; i++) {
@@ -225,6 +261,11 @@ export function parseIncoming(frames: Buffer[], opts: ParseOptions): Incoming {
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return invalid('not_object', 'message is not a JSON object');
   const o = value as Record<string, unknown>;
+  const parsed = parseObject(o, frames, opts);
+  return parsed.kind === 'invalid' ? parsed : { ...parsed, auth: credentialsOf(o) };
+}
+
+function parseObject(o: Record<string, unknown>, frames: Buffer[], opts: ParseOptions): Outcome {
   if (frames.length === 2) {
     if (o.oct !== 1 || o.type !== 'results') return invalid('bad_frames', 'a two-frame message must be an oct binary results batch');
     const decoded = decodeBinaryBatch(o, frames[1]!, opts);

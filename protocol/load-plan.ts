@@ -97,8 +97,10 @@ export function timeOfCumulative(shape: LoadShape, count: number): number {
         if (Math.abs(slope) < 1e-12) x = c / from;
         else {
           const disc = Math.max(0, from * from + 2 * slope * c);
-          // The cancellation-free form of (-from + √disc) / slope.
-          x = (2 * c) / (from + Math.sqrt(disc));
+          // The cancellation-free form of (-from + √disc) / slope; from 0 with a count so small that
+          // 2·slope·c underflows to 0, the same root as √(2c/slope).
+          const denom = from + Math.sqrt(disc);
+          x = denom > 0 ? (2 * c) / denom : Math.sqrt((2 * c) / slope);
         }
         return at + Math.min(st.duration, Math.max(0, x));
       }

@@ -10,6 +10,8 @@ export interface StatusFields {
   rampup: number;
   script: string;
   lastSeq: number;
+  /** The highest seq its HQ acknowledged, once one has (a restarted HQ starts counting there). */
+  acked?: number | null;
   canonsRunning: number;
   /** The plan the turret follows (0: none), so the HQ can re-send one that was missed. */
   planId?: number;
@@ -31,6 +33,7 @@ export function encodeStatus(s: StatusFields): string {
     canons: s.canons,
     oct: 1,
     seq: s.lastSeq,
+    ...(s.acked != null ? { acked: s.acked } : {}),
     canons_running: s.canonsRunning,
     ...(s.planId ? { plan_id: s.planId } : {}),
     ...(s.health ? { health: { elu: s.health.elu, cpu: s.health.cpu, lag_ms: s.health.lagMs } } : {}),

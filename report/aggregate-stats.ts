@@ -5,6 +5,7 @@
 // rank ceil(p·n), within PERCENTILE_RELATIVE_ERROR of the recorded one, not percentile_cont's
 // interpolation. Times have whole-second resolution: a row only knows the second its results fell
 // in. Custom timers beyond the turret's cap arrive folded into one "other" series, shown as such.
+import { isCheckSeries } from '../protocol/series-names.ts';
 import { bucketBounds, bucketOf, LatencyHistogram } from '../protocol/histogram.ts';
 import { ALL_TRANSACTIONS_SERIES } from '../protocol/results.ts';
 import type { AggregateRow, ErrorCountRow } from '../store/types.ts';
@@ -124,7 +125,8 @@ const codeUnitOrder = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 /** "All transactions", then the custom timers by first second, then name (as computeStats orders them). */
 function seriesNames(rows: AggregateRow[]): string[] {
   const first = new Map<string, number>();
-  for (const r of rows) if (r.series !== ALL_TRANSACTIONS_SERIES) first.set(r.series, Math.min(first.get(r.series) ?? Infinity, r.second));
+  for (const r of rows)
+    if (r.series !== ALL_TRANSACTIONS_SERIES && !isCheckSeries(r.series)) first.set(r.series, Math.min(first.get(r.series) ?? Infinity, r.second));
   const timers = [...first].sort((a, b) => a[1] - b[1] || codeUnitOrder(a[0], b[0])).map(([name]) => name);
   return [ALL_TRANSACTIONS_SERIES, ...timers];
 }
@@ -142,7 +144,8 @@ function seriesStats(rows: AggregateRow[], names: string[], tl: Timeline): Serie
   for (const [bin, binRows] of rowsByBin.entries()) {
     const touched = new Set<number>();
     for (const r of binRows) {
-      const s = index.get(r.series)!;
+      const s = index.get(r.series);
+      if (s === undefined) continue; // a check: report/script-metrics.ts
       overall[s]!.add(r);
       current[s]!.add(r);
       touched.add(s);

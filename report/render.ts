@@ -61,6 +61,12 @@ function makeEngine(): typeof Handlebars {
   hb.registerHelper('secs', (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? `${v.toFixed(1)} s` : '—'));
   hb.registerHelper('fmtMetric', (metric: unknown, v: unknown) => formatMetric(metric as Metric, typeof v === 'number' ? v : null));
   hb.registerHelper('isnum', (v: unknown) => typeof v === 'number' && Number.isFinite(v));
+  hb.registerHelper('delta', (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? `${v >= 0 ? '+' : ''}${(v * 100).toFixed(1)}%` : '—'));
+  // sign 1: higher is worse (latency, errors); -1: lower is worse (throughput). Within ±2% is noise.
+  hb.registerHelper('deltaClass', (v: unknown, sign: unknown) =>
+    typeof v === 'number' && Number.isFinite(v) && Math.abs(v) > 0.02 ? (v * (sign as number) > 0 ? 'worse' : 'better') : '',
+  );
+  hb.registerPartial('comparison', readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'templates', 'comparison.html'), 'utf8'));
   hb.registerHelper('eq', (a: unknown, b: unknown) => a === b);
   hb.registerHelper('gt', (a: unknown, b: unknown) => typeof a === 'number' && typeof b === 'number' && a > b);
   return hb;
@@ -70,11 +76,18 @@ export interface ReportView {
   title: string;
   summary: Summary;
   octVersion: string;
+  /** The chart library and oct's chart code, inline (report/chart-assets.ts): `{{{chartAssets}}}` in a template. */
+  chartAssets?: string;
 }
 
 export function renderReport(view: ReportView, template: string): string {
   const hb = makeEngine();
   return hb.compile(template, { strict: false })(view);
+}
+
+/** The standalone comparison page of `oct compare` (compare.html). */
+export function renderComparisonPage(view: { title: string; comparison: unknown; octVersion: string; chartAssets: string }): string {
+  return renderReport(view as unknown as ReportView, readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'templates', 'compare.html'), 'utf8'));
 }
 
 export function renderReportFile(view: ReportView, path: string): string {

@@ -17,9 +17,9 @@ import { inlineJson } from './render.ts';
 import { mulberry32 } from '../test/support/random.ts';
 import { type GenResult, insertResults } from '../test/support/results-data.ts';
 import { missingTools } from '../test/support/system-tools.ts';
+import { CHROMIUM, CHROMIUM_ARGS } from '../test/support/chromium.ts';
 
 const run = promisify(execFile);
-const CHROMIUM = '/usr/bin/chromium';
 const XSS_TIMER = '<script>document.documentElement.setAttribute("data-pwned","timer");document.title="pwned"</script>';
 const XSS_ERROR = '</script><script>document.documentElement.setAttribute("data-pwned","error")</script><!-- \u2028\u2029';
 const XSS_IMG = "<img src=x onerror=\"document.documentElement.setAttribute('data-pwned','img')\">";
@@ -110,33 +110,6 @@ async function seedRun(): Promise<number> {
   return info.id;
 }
 
-async function chromium(args: string[]): Promise<{ stdout: string; stderr: string }> {
-  const missing = missingTools([{ bin: CHROMIUM, pkg: 'chromium' }]);
-  if (missing) throw new Error(missing);
-  const profile = mkdtempSync(join(tmpdir(), 'oct-chromium-'));
-  try {
-    return await run(
-      CHROMIUM,
-      [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-        '--enable-logging=stderr',
-        '--v=0',
-        `--user-data-dir=${profile}`,
-        ...args,
-      ],
-      { maxBuffer: 64 * 1024 * 1024, timeout: 45_000 },
-    );
-  } finally {
-    rmSync(profile, { recursive: true, force: true });
-  }
-}
-
 test('inline JSON cannot close its script element', () => {
   const s = inlineJson({ a: '</script><!-- \u2028\u2029 & >' });
   assert.ok(!/<\/script|<!--|\u2028|\u2029/i.test(s));
@@ -177,41 +150,72 @@ test('report: files, artifact, and a page that renders offline with every chart 
 
   const html = readFileSync(report.htmlPath, 'utf8');
   assert.ok(!/(src|href)=["']?(https?:)?\/\//i.test(html), 'no external resources');
-  // Exactly our two script elements: the data and the chart code.
-  assert.equal(html.match(/<script/gi)?.length, 2);
+  // Exactly our script elements: the chart library, the shared chart code, the data and the page's code.
+  assert.equal(html.match(/<script/gi)?.length, 4);
 
   const url = `file://${report.htmlPath}`;
-  const dom = await chromium(['--dump-dom', '--virtual-time-budget=5000', url]);
-  assert.doesNotMatch(dom.stderr, /Uncaught|CONSOLE\(\d+\).*(Error|error)/, `console errors:\n${dom.stderr}`);
-  const page = dom.stdout;
-  mkdirSync('test-artifacts', { recursive: true });
-  writeFileSync(join('test-artifacts', 'report-dom.html'), page);
-  assert.match(page, /<title>oct report — demo<\/title>/);
-  // The payloads would mark the root element; their text is on the page, their effect is not.
-  assert.doesNotMatch(page.match(/<html[^>]*>/)![0], /data-pwned/);
-  assert.doesNotMatch(page, /<img src="x"/);
-  assert.doesNotMatch(page, /<b onmouseover/);
-  // The hostile names are there, as text.
-  assert.ok(page.includes('&lt;script&gt;document.documentElement.setAttribute'), 'timer name shown as text');
-  assert.ok(page.includes('&lt;img src=x onerror='), 'error message shown as text');
-  assert.ok(page.includes('&lt;b onmouseover=alert(1)&gt;evil&lt;/b&gt;'), 'turret name shown as text');
-  // Every chart drawn: 3 series × 4 charts, each with marks in it.
-  assert.match(page, /data-charts-drawn="12"/);
-  const charts = [...page.matchAll(/<svg data-chart="(\w+)"[^>]*>([\s\S]*?)<\/svg>/g)];
-  assert.equal(charts.length, 12);
-  for (const [, kind, body] of charts) {
-    assert.ok(/<(path|rect|circle)\b/.test(body!), `${kind} chart has marks`);
-    assert.ok(!body!.includes('no data'), `${kind} chart has data`);
+  const { chromium } = await import('playwright-core');
+  const missing = missingTools([{ bin: CHROMIUM, pkg: 'chromium' }]);
+  if (missing) throw new Error(missing);
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 2600 } });
+    const requests: string[] = [];
+    const errors: string[] = [];
+    page.on('request', (r) => requests.push(r.url()));
+    page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(url);
+    await page.waitForFunction(() => document.documentElement.hasAttribute('data-charts-drawn'));
+    assert.deepEqual(errors, [], 'no console errors');
+    // Zero network: the only request is the file itself (the chart library is inline).
+    assert.deepEqual(requests, [url]);
+    const dom = await page.content();
+    mkdirSync('test-artifacts', { recursive: true });
+    writeFileSync(join('test-artifacts', 'report-dom.html'), dom);
+    assert.equal(await page.title(), 'oct report — demo');
+    // The payloads would mark the root element; their text is on the page, their effect is not.
+    assert.equal(await page.getAttribute('html', 'data-pwned'), null);
+    assert.doesNotMatch(dom, /<img src="x"/);
+    assert.doesNotMatch(dom, /<b onmouseover/);
+    assert.ok(dom.includes('&lt;script&gt;document.documentElement.setAttribute'), 'timer name shown as text');
+    assert.ok(dom.includes('&lt;img src=x onerror='), 'error message shown as text');
+    assert.ok(dom.includes('&lt;b onmouseover=alert(1)&gt;evil&lt;/b&gt;'), 'turret name shown as text');
+    // Every chart drawn by uPlot: 3 series × 4 charts, each a canvas with its legend.
+    assert.equal(await page.getAttribute('html', 'data-charts-drawn'), '12');
+    assert.equal(await page.locator('[data-chart][data-uplot=drawn] canvas').count(), 12);
+    assert.equal(await page.locator('[data-chart][data-uplot=empty]').count(), 0);
+    // Hover values: moving over the first latency chart fills its legend with numbers.
+    const first = page.locator('section.series [data-chart=latency] .u-over').first();
+    const box = (await first.boundingBox())!;
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    const legend = await page.locator('section.series [data-chart=latency] .u-legend').first().innerText();
+    assert.match(legend, /p95\s*[\d.]+ ms/, `hover values in the legend: ${legend}`);
+    // Series toggles: clicking a legend entry hides that series.
+    await page.locator('section.series [data-chart=latency] .u-legend .u-series').nth(2).click();
+    assert.equal(await page.locator('section.series [data-chart=latency] .u-legend .u-series.u-off').first().count(), 1);
+    // Zoom: dragging over a range narrows the time axis.
+    const before = await page.evaluate(
+      () => (window as unknown as { OctCharts: { all: { plot: { scales: { x: { min: number; max: number } } } }[] } }).OctCharts.all[0]!.plot.scales.x,
+    );
+    await page.mouse.move(box.x + box.width * 0.3, box.y + 40);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width * 0.6, box.y + 40, { steps: 5 });
+    await page.mouse.up();
+    const after = await page.evaluate(
+      () => (window as unknown as { OctCharts: { all: { plot: { scales: { x: { min: number; max: number } } } }[] } }).OctCharts.all[0]!.plot.scales.x,
+    );
+    assert.ok(after.max - after.min < (before.max - before.min) * 0.5, `zoomed: ${JSON.stringify(before)} → ${JSON.stringify(after)}`);
+    await page.mouse.dblclick(box.x + box.width / 2, box.y + box.height / 2);
+    // Status changes, including the lost and aborted turrets, with their times.
+    assert.match(dom, /lost<\/span> <span class="at">\+31 s<\/span> — silent for 10 s/);
+    assert.match(dom, /aborted<\/span> <span class="at">\+45 s<\/span> — TypeError: boom/);
+    const png = resolve('test-artifacts', 'report.png');
+    await page.screenshot({ path: png, fullPage: true });
+    assert.ok(readFileSync(png).length > 20_000, 'a screenshot with content');
+  } finally {
+    await browser.close();
   }
-  // Status changes, including the lost and aborted turrets, with their times.
-  assert.match(page, /lost<\/span> <span class="at">\+31 s<\/span> — silent for 10 s/);
-  assert.match(page, /aborted<\/span> <span class="at">\+45 s<\/span> — TypeError: boom/);
-
-  mkdirSync('test-artifacts', { recursive: true });
-  const png = resolve('test-artifacts', 'report.png');
-  const shot = await chromium([`--screenshot=${png}`, '--window-size=1400,2600', '--hide-scrollbars', '--virtual-time-budget=5000', url]);
-  assert.doesNotMatch(shot.stderr, /Uncaught/);
-  assert.ok(readFileSync(png).length > 20_000, 'a screenshot with content');
 });
 
 test('a project template overrides the default one', async () => {

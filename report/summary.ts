@@ -1,10 +1,11 @@
 // summary.json: the machine-readable outcome of a run (beside results.html), and the end-of-run text
 // printed to the terminal, in the original's words.
-import type { RunInfo } from '../store/types.ts';
+import type { ControlAction, RunInfo } from '../store/types.ts';
 import type { RunStats } from './stats.ts';
 import type { LoadSecond, LoadTimelineData } from '../protocol/load-report.ts';
 import { formatThresholdsTable, type ThresholdVerdict } from './thresholds.ts';
 import type { Validity } from './validity.ts';
+import type { CheckStats, RequestStats, ScriptMetrics } from './script-metrics.ts';
 
 export const SUMMARY_VERSION = 1;
 
@@ -37,6 +38,10 @@ export interface Summary {
   percentiles: RunStats['percentileMethod'];
   series: RunStats['series'];
   errors: { distinct: number; top: RunStats['errorsByMessage'] };
+  /** ctx.check pass rates, by check name. */
+  checks: CheckStats[];
+  /** ctx.http requests per series: responses by status, failures, body bytes (latencies are in `series`). */
+  requests: RequestStats[];
   turrets: RunStats['turrets'];
   turretBreakdown: RunStats['turretBreakdown'];
   thresholds: ThresholdVerdict;
@@ -57,11 +62,17 @@ export interface Summary {
     missingBatches: number;
     lateResults: number;
     droppedResults: number;
+    /** Results that reached the store through `oct recover` (the store was away at the end). */
+    resultsInRecoveryFile: number;
     refusedSeries: number;
   } | null;
   /** The threshold with abort_on_fail that stopped the run, if one did. */
   abortedBy: { key: string; at: number; detail: string } | null;
   report: { html: string | null; seconds: number | null };
+  /** Actions taken on the running test over HTTP (stop, a new target): who, when, what. */
+  control: Array<{ at: string; elapsed: number; action: string; by: string; origin: string; detail: Record<string, unknown>; text: string }>;
+  /** The baseline this run was compared with (oct run --baseline), if any. */
+  comparison?: unknown;
 }
 
 /** The HQ's counts, as it saved them in the run's summary. */
@@ -76,6 +87,7 @@ function intakeOf(raw: unknown): Summary['intake'] {
     missingBatches: n(o.missingBatches),
     lateResults: n(o.lateResults),
     droppedResults: n(o.droppedResults),
+    resultsInRecoveryFile: n(o.resultsInRecoveryFile),
     refusedSeries: n(o.refusedSeries),
   };
 }
@@ -84,6 +96,17 @@ function abortedByOf(raw: unknown): Summary['abortedBy'] {
   const a = (raw as { thresholds?: { abortedBy?: { key?: unknown; at?: unknown; detail?: unknown } | null } } | null)?.thresholds?.abortedBy;
   if (!a || typeof a.key !== 'string' || typeof a.at !== 'number' || typeof a.detail !== 'string') return null;
   return { key: a.key, at: a.at, detail: a.detail };
+}
+
+/** One line for a control action: "stop: reason", "target 20 → 40 iterations/s". */
+function controlText(a: ControlAction): string {
+  const d = a.detail;
+  if (a.action === 'target') {
+    const unit = d.model === 'open' ? ' iterations/s' : ' canons';
+    const from = typeof d.from === 'number' ? `${Math.round(d.from * 100) / 100} → ` : '';
+    return `target ${from}${String(d.to)}${unit}`;
+  }
+  return `stop${typeof d.reason === 'string' ? `: ${d.reason}` : ''}`;
 }
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
@@ -96,6 +119,8 @@ export function buildSummary(input: {
   load: LoadTimelineData | null;
   runTime: number;
   generatedAt?: Date;
+  control?: ControlAction[];
+  script?: ScriptMetrics;
 }): Summary {
   const { run, stats } = input;
   const total = stats.series.find((s) => s.total)!;
@@ -124,6 +149,8 @@ export function buildSummary(input: {
     percentiles: stats.percentileMethod,
     series: stats.series,
     errors: { distinct: stats.distinctErrors, top: stats.errorsByMessage },
+    checks: input.script?.checks ?? [],
+    requests: input.script?.requests ?? [],
     turrets: stats.turrets,
     turretBreakdown: stats.turretBreakdown,
     thresholds: input.thresholds,
@@ -137,6 +164,15 @@ export function buildSummary(input: {
           replans: input.load.replans,
         }
       : null,
+    control: (input.control ?? []).map((a) => ({
+      at: a.at.toISOString(),
+      elapsed: a.elapsed,
+      action: a.action,
+      by: a.by,
+      origin: a.origin,
+      detail: a.detail,
+      text: controlText(a),
+    })),
     intake: intakeOf(run.summary),
     abortedBy: abortedByOf(run.summary),
     report: { html: null, seconds: null },
@@ -167,6 +203,10 @@ export function printSummary(summary: Summary, write: (text: string) => void): v
   if (summary.report.seconds !== null) lines.push(`Report generated in ${summary.report.seconds.toFixed(3)} seconds`);
   if (summary.report.html) lines.push(`created: ${summary.report.html}`);
   write(`${lines.join('\n')}\n`);
+  if (summary.checks.length)
+    write(
+      `\nchecks:\n${summary.checks.map((c) => `  ${(c.passRate * 100).toFixed(2).padStart(6)}%  ${c.name} (${c.fails} of ${c.passes + c.fails} failed)\n`).join('')}`,
+    );
   if (summary.thresholds.results.length) write(`\n${formatThresholdsTable(summary.thresholds)}`);
   if (summary.abortedBy) write(`the run was stopped by threshold ${summary.abortedBy.key}: ${summary.abortedBy.detail}\n`);
   const v = summary.validity;

@@ -131,3 +131,20 @@ test('xmlEscape output always parses back to the input minus forbidden character
     { numRuns: 60 },
   );
 });
+
+test('checks: "checks": {name: ">99%"} judges that check\'s pass rate, at the end and as a series live', () => {
+  const [t] = parseThresholds({ checks: { 'login ok': '>99%' } });
+  assert.deepEqual(
+    { key: t!.key, series: t!.series, metric: t!.metric, limit: t!.limit },
+    { key: 'checks.login ok', series: 'check: login ok', metric: 'pass_rate', limit: 0.99 },
+  );
+  const judged = (passes: number, fails: number) =>
+    evaluateThresholds([t!], [], undefined, { checks: [{ name: 'login ok', passes, fails, passRate: passes / (passes + fails) }] }).results[0]!;
+  assert.equal(judged(995, 5).passed, true);
+  const failed = judged(90, 10);
+  assert.equal(failed.passed, false);
+  assert.equal(failed.detail, 'pass_rate = 90% (10 of 100 failed), limit >99%');
+  assert.equal(evaluateThresholds([t!], [], undefined, {}).results[0]!.passed, false);
+  assert.throws(() => parseThresholds({ checks: { x: '>99ms' } }), /needs a percentage/);
+  assert.throws(() => parseThresholds({ checks: '>99%' }), /thresholds\.checks: expected an object/);
+});

@@ -11,7 +11,12 @@
 // "<500ms over 30s" holds over every sliding 30 s window instead of the whole run; the object form
 // {"threshold": "<1%", "abort_on_fail": true, "delay_abort_eval": "10s"} stops the whole run at the
 // first breach (after the delay), and the run fails its thresholds.
+//
+// Checks (ctx.check): "checks": {"login ok": ">99%"} judges a check's pass rate; it is the series
+// "check: login ok" with the metric pass_rate, so {"check: login ok": {"pass_rate": ">99% over 30s"}} is the same.
 import { ConfigError } from '../protocol/config.ts';
+import { checkSeries, isCheckSeries } from '../protocol/series-names.ts';
+import type { CheckStats } from './script-metrics.ts';
 import { ALL_TRANSACTIONS_SERIES, INTENDED_LATENCY_SERIES } from '../protocol/results.ts';
 import type { LatencyHistogram } from '../protocol/histogram.ts';
 import type { SeriesStats } from './stats.ts';
@@ -20,7 +25,9 @@ import type { Validity } from './validity.ts';
 const LATENCY = ['p50', 'p80', 'p90', 'p95', 'p99', 'mean', 'max', 'min'] as const;
 /** Planned runs: measured on the load the turrets produced, not on a series. */
 const LOAD_METRICS = ['dropped_iterations', 'achieved_rate'] as const;
-export const METRICS = [...LATENCY, 'error_rate', 'errors', 'count', 'transactions', 'throughput', ...LOAD_METRICS] as const;
+export const METRICS = [...LATENCY, 'error_rate', 'pass_rate', 'errors', 'count', 'transactions', 'throughput', ...LOAD_METRICS] as const;
+/** The key whose object names checks: {"checks": {"login ok": ">99%"}}. */
+const CHECKS_KEY = 'checks';
 /** Top-level shorthands for the latency from the intended start: "intended_p99": "<500ms". */
 const INTENDED_PREFIX = 'intended_';
 /** The pseudo-series load metrics are reported under. */
@@ -44,6 +51,8 @@ export interface Threshold {
   abortOnFail: boolean;
   /** Seconds of test time before a breach may abort (early seconds are noisy). */
   delayAbortEval: number;
+  /** Relative to the baseline run ("<+10%": 0.1): the limit is the baseline's value × (1 + this). */
+  relative?: number;
 }
 
 export interface ThresholdResult extends Threshold {
@@ -60,6 +69,8 @@ export interface ThresholdVerdict {
 
 const isLatency = (m: Metric) => (LATENCY as readonly string[]).includes(m);
 const EXPR = /^\s*(<=|>=|==|=|<|>)\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:e([+-]?[0-9]+))?\s*(ms|s|%|\/s)?(?:\s+over\s+([0-9]+)\s*(s|m))?\s*$/i;
+/** Relative to the baseline run: "<+10%", "<=-5%", ">-20%". */
+const RELATIVE = /^\s*(<=|>=|<|>)\s*([+-])\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*%\s*$/;
 const DURATION = /^\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m)\s*$/i;
 /** Longest sliding window: the HQ keeps that many seconds of histograms per watched series. */
 export const MAX_WINDOW_SECONDS = 600;
@@ -81,6 +92,10 @@ function parseSpec(key: string, metric: Metric, value: unknown, issues: string[]
     else delay = Number(m[1]) * (m[2]!.toLowerCase() === 'ms' ? 0.001 : m[2]!.toLowerCase() === 'm' ? 60 : 1);
   }
   if (!parsed) return null;
+  if (parsed.relative !== undefined && o.abort_on_fail === true) {
+    issues.push(`thresholds.${key}.abort_on_fail: a threshold relative to the baseline is judged after the run, it cannot abort it`);
+    return null;
+  }
   return { ...parsed, abortOnFail: o.abort_on_fail === true, delayAbortEval: delay };
 }
 
@@ -88,6 +103,15 @@ function parseExpression(key: string, metric: Metric, text: unknown, issues: str
   if (typeof text !== 'string') {
     issues.push(`thresholds.${key}: expected a string such as "<500ms", got ${JSON.stringify(text)}`);
     return null;
+  }
+  const rel = RELATIVE.exec(text);
+  if (rel) {
+    if ((LOAD_METRICS as readonly string[]).includes(metric)) {
+      issues.push(`thresholds.${key}: "${text}": ${metric} cannot be relative to a baseline`);
+      return null;
+    }
+    const relative = (rel[2] === '-' ? -1 : 1) * (Number(rel[3]) / 100);
+    return { op: rel[1] as Op, limit: Number.NaN, expression: text.trim(), window: null, abortOnFail: false, delayAbortEval: 0, relative };
   }
   const m = EXPR.exec(text);
   if (!m) {
@@ -104,7 +128,7 @@ function parseExpression(key: string, metric: Metric, text: unknown, issues: str
       return null;
     }
     limit = unit === 'ms' ? n / 1000 : n;
-  } else if (metric === 'error_rate') {
+  } else if (metric === 'error_rate' || metric === 'pass_rate') {
     if (unit !== '%') {
       issues.push(`thresholds.${key}: "${text}" needs a percentage (e.g. "<1%")`);
       return null;
@@ -151,6 +175,18 @@ export function parseThresholds(raw: unknown, source = 'config.json'): Threshold
   if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(source, ['thresholds: expected an object such as {"p95": "<500ms"}']);
   const out: Threshold[] = [];
   for (const [name, value] of Object.entries(raw as Record<string, unknown>)) {
+    if (name === CHECKS_KEY) {
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+        issues.push(`thresholds.checks: expected an object of check names and pass rates, e.g. {"login ok": ">99%"}`);
+        continue;
+      }
+      for (const [check, expr] of Object.entries(value as Record<string, unknown>)) {
+        const key = `checks.${check}`;
+        const parsed = parseSpec(key, 'pass_rate', expr, issues);
+        if (parsed) out.push({ key, series: checkSeries(check), metric: 'pass_rate', ...parsed });
+      }
+      continue;
+    }
     const isSpec = value !== null && typeof value === 'object' && !Array.isArray(value) && 'threshold' in value;
     if (value !== null && typeof value === 'object' && !Array.isArray(value) && !isSpec) {
       for (const [metricName, expr] of Object.entries(value as Record<string, unknown>)) {
@@ -190,6 +226,8 @@ function measure(s: SeriesStats, metric: Metric): number | null {
   switch (metric) {
     case 'error_rate':
       return o.count ? o.errors / o.count : 0;
+    case 'pass_rate':
+      return o.count ? 1 - o.errors / o.count : null;
     case 'errors':
       return o.errors;
     case 'count':
@@ -218,6 +256,8 @@ export function measureSpan(w: MeasuredSpan, metric: Metric): number | null {
   switch (metric) {
     case 'error_rate':
       return n ? w.errors / n : 0;
+    case 'pass_rate':
+      return n ? 1 - w.errors / n : null;
     case 'errors':
       return w.errors;
     case 'count':
@@ -249,7 +289,7 @@ const compare = (a: number, op: Op, b: number) => (op === '<' ? a < b : op === '
 export function formatMetric(metric: Metric, v: number | null): string {
   if (v === null) return '—';
   if (isLatency(metric)) return v < 1 ? `${+(v * 1000).toFixed(2)}ms` : `${+v.toFixed(3)}s`;
-  if (metric === 'error_rate') return `${+(v * 100).toFixed(3)}%`;
+  if (metric === 'error_rate' || metric === 'pass_rate') return `${+(v * 100).toFixed(3)}%`;
   if (metric === 'throughput' || metric === 'achieved_rate') return `${+v.toFixed(2)}/s`;
   return String(v);
 }
@@ -259,7 +299,11 @@ export interface ThresholdEvidence {
   /** Windowed thresholds judged over the stored seconds (report/window-thresholds.ts). */
   windows?: Map<string, { actual: number; passed: boolean; at: number }>;
   /** The HQ's live record, from the run's summary. */
+  /** The baseline run's series, for relative thresholds ("<+10%"). */
+  baseline?: { label: string; series: SeriesStats[] };
   live?: { breaches: { key: string; at: number; actual: number; detail: string }[]; abortedBy: { key: string; at: number; detail: string } | null };
+  /** Pass rates of the script's checks (report/script-metrics.ts): checks are not in the series list. */
+  checks?: CheckStats[];
 }
 
 export function evaluateThresholds(thresholds: Threshold[], series: SeriesStats[], validity?: Validity, evidence: ThresholdEvidence = {}): ThresholdVerdict {
@@ -289,10 +333,44 @@ function judgeOne(t: Threshold, series: SeriesStats[], validity: Validity | unde
     const what = w.passed ? `worst ${t.window} s window` : `the ${t.window} s window ending at ${w.at} s`;
     return { ...t, actual: w.actual, passed: w.passed, detail: `${t.metric} = ${formatMetric(t.metric, w.actual)} in ${what}, limit ${t.expression}` };
   }
-  const s = t.series === ALL_TRANSACTIONS_SERIES ? series.find((x) => x.total) : series.find((x) => !x.total && x.name === t.series);
+  if (isCheckSeries(t.series)) {
+    const c = evidence.checks?.find((x) => checkSeries(x.name) === t.series);
+    if (!c || c.passes + c.fails === 0) return { ...t, actual: null, passed: false, detail: `no evaluations of ${t.series} to measure pass_rate` };
+    const n = c.passes + c.fails;
+    const actual =
+      t.metric === 'pass_rate' ? c.passRate : t.metric === 'error_rate' ? c.fails / n : t.metric === 'errors' ? c.fails : t.metric === 'count' ? n : null;
+    if (actual === null) return { ...t, actual, passed: false, detail: `${t.metric} does not apply to a check; use pass_rate` };
+    const passed = compare(actual, t.op, t.limit);
+    return {
+      ...t,
+      actual,
+      passed,
+      detail: `${t.metric} = ${formatMetric(t.metric, actual)} (${c.fails} of ${c.passes + c.fails} failed), limit ${t.expression}`,
+    };
+  }
+  const find = (list: SeriesStats[]) => (t.series === ALL_TRANSACTIONS_SERIES ? list.find((x) => x.total) : list.find((x) => !x.total && x.name === t.series));
+  const s = find(series);
   if (!s) return { ...t, actual: null, passed: false, detail: `no series "${t.series}" in the results` };
   const actual = measure(s, t.metric);
   if (actual === null) return { ...t, actual, passed: false, detail: `no transactions in "${t.series}" to measure ${t.metric}` };
+  if (t.relative !== undefined) {
+    const b = evidence.baseline;
+    if (!b)
+      return { ...t, actual, passed: false, detail: `"${t.expression}" is relative to a baseline: run with --baseline RUN (or "baseline" in config.json)` };
+    const bs = find(b.series);
+    const base = bs ? measure(bs, t.metric) : null;
+    if (base === null) return { ...t, actual, passed: false, detail: `the baseline (${b.label}) has no "${t.series}" to compare ${t.metric} with` };
+    const limit = base * (1 + t.relative);
+    const passed = compare(actual, t.op, limit);
+    const pct = base !== 0 ? `${actual >= base ? '+' : ''}${(((actual - base) / base) * 100).toFixed(1)}%` : 'n/a';
+    return {
+      ...t,
+      limit,
+      actual,
+      passed,
+      detail: `${t.metric} = ${formatMetric(t.metric, actual)} (${pct} against the baseline's ${formatMetric(t.metric, base)}), limit ${t.expression} = ${formatMetric(t.metric, limit)}`,
+    };
+  }
   const passed = compare(actual, t.op, t.limit);
   return { ...t, actual, passed, detail: `${t.metric} = ${formatMetric(t.metric, actual)}, limit ${t.expression}` };
 }

@@ -4,8 +4,8 @@ import type { ResultBatch } from '../protocol/results.ts';
 
 export interface PgliteWorkerData {
   dataDir: string;
-  /** An initialised data directory to copy instead of running initdb: undefined for the default, null for none. */
-  templateDir?: string | null;
+  /** An initialised (and migrated) data directory to copy instead of running initdb; null for none. */
+  templateDir: string | null;
 }
 
 export type PgliteRequest =
@@ -15,7 +15,7 @@ export type PgliteRequest =
   | { id: number; op: 'writeResults'; runId: number; batches: ResultBatch[] }
   /** A results COPY fed slice by slice (EmbeddedDriver.openResultsCopy): text built on arrival, stored at the end. */
   | { id: number; op: 'resultsCopyWrite'; copyId: number; runId: number; batches: ResultBatch[] }
-  | { id: number; op: 'resultsCopyEnd'; copyId: number }
+  | { id: number; op: 'resultsCopyEnd'; copyId: number; then?: { sql: string; params: unknown[] } }
   | { id: number; op: 'resultsCopyAbort'; copyId: number }
   | { id: number; op: 'close' };
 
@@ -29,4 +29,4 @@ export interface WireError {
 
 export type PgliteResponse = { id: number; ok: true; rows?: unknown[]; count?: number } | { id: number; ok: false; error: WireError };
 
-export type PgliteEvent = { kind: 'ready'; startupMs: number; fromTemplate: boolean } | { kind: 'fatal'; error: WireError };
+export type PgliteEvent = { kind: 'ready'; startupMs: number; fromTemplate: 'spare' | 'copy' | false } | { kind: 'fatal'; error: WireError };

@@ -21,7 +21,7 @@ import {
   RESULTS_COPY_SQL,
 } from './copy-text.ts';
 import type { ResultsCopy } from './types.ts';
-import { SqlStore, type SessionDriver, type SqlSession } from './sql-store.ts';
+import { deliveredJson, SqlStore, type SessionDriver, type SqlSession, WRITE_DELIVERED_SQL } from './sql-store.ts';
 
 const INT8 = 20;
 const NUMERIC = 1700;
@@ -67,8 +67,8 @@ function explain(err: unknown): string {
 export interface OpenCopy {
   /** Sends text; resolves once the connection can take more. */
   write(data: string | Buffer): Promise<void>;
-  /** Ends the COPY; resolves once it is committed. */
-  end(): Promise<void>;
+  /** Ends the COPY, runs `then` in its transaction, and resolves once both are committed. */
+  end(then?: { sql: string; params: unknown[] }): Promise<void>;
   /** Gives up: the server rolls the COPY back (nothing of it is stored). */
   abort(reason: Error): void;
 }
@@ -154,6 +154,13 @@ export class PostgresDriver implements SessionDriver {
     } catch (err) {
       throw this.wrap(err, 'connect');
     }
+    // One transaction, so what end() adds after the rows commits with them or not at all.
+    try {
+      await client.query('BEGIN');
+    } catch (err) {
+      client.release(err as Error);
+      throw this.wrap(err, 'COPY');
+    }
     const stream = client.query(copyStreams.from(sql, { highWaterMark: 1 << 20 }));
     let failed: Error | null = null;
     let released = false;
@@ -193,13 +200,15 @@ export class PostgresDriver implements SessionDriver {
           throw wrap(err);
         }
       },
-      end: async () => {
+      end: async (then) => {
         try {
           if (failed) throw failed;
           await new Promise<void>((res, rej) => {
             settle(res, rej, 'finish');
             stream.end();
           });
+          if (then) await client.query(then.sql, then.params);
+          await client.query('COMMIT');
           release();
         } catch (err) {
           release(err as Error);
@@ -280,9 +289,9 @@ export class PostgresStore extends SqlStore {
     await copy.write(COPY_BINARY_HEADER);
     return {
       write: (batches) => copy.write(resultsCopyBinary(runId, batches)),
-      end: async () => {
+      end: async (delivered) => {
         await copy.write(COPY_BINARY_TRAILER);
-        await copy.end();
+        await copy.end(delivered?.length ? { sql: WRITE_DELIVERED_SQL, params: [runId, deliveredJson(delivered)] } : undefined);
       },
       abort: (reason) => copy.abort(reason),
     };

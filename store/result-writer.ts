@@ -13,8 +13,9 @@ import type { Clock } from '../common/clock.ts';
 import { systemClock } from '../common/clock.ts';
 import type { Logger } from '../common/log.ts';
 import type { ResultBatch } from '../protocol/results.ts';
+import { backoffMs } from './retry.ts';
 import { encodeFrame, SPILL_MAGIC, SpillFile, type SpillEntry } from './spill-file.ts';
-import type { ResultsCopy, Store } from './types.ts';
+import type { DeliveredSeq, ResultsCopy, Store } from './types.ts';
 import { open } from 'node:fs/promises';
 
 export interface ResultWriterOptions {
@@ -36,6 +37,8 @@ export interface ResultWriterOptions {
   /** Backoff after a failed write: doubles from retryMinMs up to retryMaxMs. */
   retryMinMs?: number;
   retryMaxMs?: number;
+  /** Hears the numbered messages whose rows were committed (the HQ acknowledges them). */
+  onDelivered?: (delivered: DeliveredSeq[]) => void;
 }
 
 export interface ResultWriterStats {
@@ -69,6 +72,13 @@ export class ResultDrainError extends Error {
   }
 }
 
+/** The numbered messages of a chunk, recorded in the COPY's transaction. */
+function deliveredIn(chunk: SpillEntry[]): DeliveredSeq[] {
+  const out: DeliveredSeq[] = [];
+  for (const e of chunk) if (e.batch.turretUuid !== null && e.batch.seq !== null) out.push({ uuid: e.batch.turretUuid, seq: e.batch.seq });
+  return out;
+}
+
 /** Lets timers, I/O and the socket loop run between two slices of COPY text. */
 const yieldToLoop = () => new Promise<void>((r) => setImmediate(r));
 
@@ -86,6 +96,7 @@ export class ResultWriter {
   private readonly commitRows: number;
   private readonly commitMs: number;
   private readonly sliceRows: number;
+  private readonly onDelivered: ResultWriterOptions['onDelivered'];
 
   // Oldest first: the chunk being written (or retried), then memory, then the spill file.
   private chunk: SpillEntry[] | null = null;
@@ -126,6 +137,7 @@ export class ResultWriter {
     this.commitRows = opts.commitRows ?? 100_000;
     this.commitMs = opts.commitMs ?? 1_000;
     this.sliceRows = opts.sliceRows ?? 4_000;
+    this.onDelivered = opts.onDelivered;
   }
 
   get spillPath(): string {
@@ -270,6 +282,7 @@ export class ResultWriter {
     this.writing = true;
     let copy: ResultsCopy | null = null;
     let session: Promise<void> | null = null;
+    let delivered: DeliveredSeq[] = [];
     try {
       if (!this.chunk) {
         // Nothing to retry: open a COPY only when there is something to send.
@@ -307,7 +320,8 @@ export class ResultWriter {
           await copy.write(next.map((e) => e.batch));
           await yieldToLoop();
         }
-        await copy.end();
+        delivered = deliveredIn(chunk);
+        await copy.end(delivered);
       })();
       this.inflight = session;
       try {
@@ -319,7 +333,7 @@ export class ResultWriter {
       } finally {
         this.inflight = null;
       }
-      this.chunkCommitted(chunk);
+      if (this.chunkCommitted(chunk) && delivered.length) this.onDelivered?.(delivered);
     } catch (err) {
       // Reading the spill file failed: the rows are still in it; try again after a pause.
       this.onWriteFailed(err as Error);
@@ -330,8 +344,8 @@ export class ResultWriter {
   }
 
   /** Counts a committed chunk as written, unless a failed drain already accounted for it. */
-  private chunkCommitted(chunk: unknown): void {
-    if (this.chunk !== chunk) return;
+  private chunkCommitted(chunk: unknown): boolean {
+    if (this.chunk !== chunk) return false;
     this.writtenRows += this.chunkRows;
     this.chunk = null;
     this.chunkRows = 0;
@@ -339,6 +353,7 @@ export class ResultWriter {
       this.log.info('database writes recovered', { afterFailures: this.consecutiveFailures, runId: this.runId });
       this.consecutiveFailures = 0;
     }
+    return true;
   }
 
   private onWriteFailed(err: Error): void {
@@ -346,7 +361,7 @@ export class ResultWriter {
     this.consecutiveFailures++;
     this.lastError = err.message;
     if (this.stopped) return;
-    const delay = Math.min(this.retryMaxMs, this.retryMinMs * 2 ** Math.min(this.consecutiveFailures - 1, 20));
+    const delay = backoffMs(this.consecutiveFailures, this.retryMinMs, this.retryMaxMs);
     // Log the first failure and then every tenth, so a long outage does not flood the log.
     if (this.consecutiveFailures === 1 || this.consecutiveFailures % 10 === 0) {
       this.log.warn('writing results failed; will retry', {
@@ -357,13 +372,10 @@ export class ResultWriter {
         runId: this.runId,
       });
     }
-    this.retryTimer = setTimeout(
-      () => {
-        this.retryTimer = null;
-        this.kick();
-      },
-      delay * (0.75 + Math.random() * 0.5),
-    );
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.kick();
+    }, delay);
   }
 
   private notifyIdle(): void {

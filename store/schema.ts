@@ -88,4 +88,32 @@ export const MIGRATIONS: string[] = [
   );
   CREATE INDEX error_counts_run_second ON error_counts (run_id, second);
   `,
+  // Which numbered messages (turret, seq) of a run are stored, written in the same transaction as
+  // what they carried: a restarted HQ reads it to tell a turret's re-sent messages from new ones.
+  `
+  CREATE TABLE delivered (
+    run_id       bigint NOT NULL,
+    turret_uuid  text NOT NULL,
+    seq          bigint NOT NULL
+  );
+  CREATE INDEX delivered_run ON delivered (run_id);
+  `,
+  // Actions taken on a running test over HTTP (stop, a new target): who, when, what; the report
+  // lists them.
+  `
+  CREATE TABLE control_actions (
+    run_id   bigint NOT NULL,
+    at       timestamptz NOT NULL,
+    elapsed  float8 NOT NULL,
+    action   text NOT NULL,
+    by_whom  text NOT NULL,
+    origin   text NOT NULL,
+    detail   jsonb NOT NULL,
+    seq      bigint GENERATED ALWAYS AS IDENTITY
+  );
+  CREATE INDEX control_actions_run ON control_actions (run_id, seq);
+  `,
+  // Requests' counters (protocol/series-names.ts: responses per status, bytes): null for every
+  // other series, so rows of runs before them read back unchanged.
+  `ALTER TABLE aggregates ADD COLUMN counters jsonb;`,
 ];

@@ -92,27 +92,31 @@ export function decodePayload(payload: Buffer): SpillEntry {
   return { runId: h.runId, at: h.at, batch };
 }
 
-/** Reads every entry of a spill (or recovery) file, in order: how rows left behind are recovered. */
+/** Reads every entry of a spill file, in order: how rows left behind are recovered. */
 export async function* readSpillFile(path: string): AsyncGenerator<SpillEntry> {
   const fh = await open(path, 'r');
   try {
     const magic = Buffer.alloc(SPILL_MAGIC.length);
     const { bytesRead } = await fh.read(magic, 0, magic.length, 0);
     if (bytesRead < magic.length || !magic.equals(SPILL_MAGIC)) throw new Error(`${path} is not an oct spill file`);
-    let pos = SPILL_MAGIC.length;
-    const len = Buffer.alloc(4);
-    for (;;) {
-      const r = await fh.read(len, 0, 4, pos);
-      if (r.bytesRead === 0) return;
-      if (r.bytesRead < 4) throw new Error(`${path}: truncated frame at byte ${pos}`);
-      const payload = Buffer.alloc(len.readUInt32LE(0));
-      const p = await fh.read(payload, 0, payload.length, pos + 4);
-      if (p.bytesRead < payload.length) throw new Error(`${path}: truncated frame at byte ${pos}`);
-      yield decodePayload(payload);
-      pos += 4 + payload.length;
-    }
+    yield* readFrames(fh, SPILL_MAGIC.length, path);
   } finally {
     await fh.close();
+  }
+}
+
+/** The frames of an open file from byte `pos` to its end (spill files, and the rows of a recovery file). */
+export async function* readFrames(fh: FileHandle, pos: number, path: string): AsyncGenerator<SpillEntry> {
+  const len = Buffer.alloc(4);
+  for (;;) {
+    const r = await fh.read(len, 0, 4, pos);
+    if (r.bytesRead === 0) return;
+    if (r.bytesRead < 4) throw new Error(`${path}: truncated frame at byte ${pos}`);
+    const payload = Buffer.alloc(len.readUInt32LE(0));
+    const p = await fh.read(payload, 0, payload.length, pos + 4);
+    if (p.bytesRead < payload.length) throw new Error(`${path}: truncated frame at byte ${pos}`);
+    yield decodePayload(payload);
+    pos += 4 + payload.length;
   }
 }
 

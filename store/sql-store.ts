@@ -7,7 +7,20 @@ import type { TurretState } from '../protocol/incoming.ts';
 import { MIGRATIONS } from './schema.ts';
 import { countRows, resultsCopyText, RESULTS_COPY_SQL, storableText } from './copy-text.ts';
 import { decodeBuckets, encodeBuckets } from './histogram-bytes.ts';
-import type { AggregateRow, ErrorCountRow, ResultsCopy, RunInfo, RunPatch, RunState, SqlDriver, StatusChange, Store, TurretRecord } from './types.ts';
+import type {
+  AggregateRow,
+  DeliveredSeq,
+  ControlAction,
+  ErrorCountRow,
+  ResultsCopy,
+  RunInfo,
+  RunPatch,
+  RunState,
+  SqlDriver,
+  StatusChange,
+  Store,
+  TurretRecord,
+} from './types.ts';
 
 /** One connection used alone, for work that needs session state (advisory lock, transaction). */
 export interface SqlSession {
@@ -62,13 +75,27 @@ function json(v: unknown): string | null {
 // query reads it). json_to_recordset keeps array order, and seq is assigned in it.
 const WRITE_AGGREGATES_SQL = `
   WITH a AS (
-    INSERT INTO aggregates (run_id, second, turret_uuid, turret_name, series, n, errors, vmin, vmax, vmean, m2, buckets)
-    SELECT $1, s, u, t, series, n, e, vmin, vmax, vmean, m2, decode(h, 'hex')
+    INSERT INTO aggregates (run_id, second, turret_uuid, turret_name, series, n, errors, vmin, vmax, vmean, m2, buckets, counters)
+    SELECT $1, s, u, t, series, n, e, vmin, vmax, vmean, m2, decode(h, 'hex'), c
     FROM json_to_recordset($2::text::json)
-      AS r(s integer, u text, t text, series text, n bigint, e bigint, vmin float8, vmax float8, vmean float8, m2 float8, h text)
+      AS r(s integer, u text, t text, series text, n bigint, e bigint, vmin float8, vmax float8, vmean float8, m2 float8, h text, c jsonb)
+  ), d AS (
+    INSERT INTO delivered (run_id, turret_uuid, seq)
+    SELECT $1, u, s FROM json_to_recordset($4::text::json) AS r(u text, s bigint)
   )
   INSERT INTO error_counts (run_id, second, turret_uuid, turret_name, message, count)
   SELECT $1, s, u, t, m, c FROM json_to_recordset($3::text::json) AS r(s integer, u text, t text, m text, c bigint)`;
+
+/** The record of stored messages that ends a results COPY, in its transaction ($1 run, $2 JSON). */
+export const WRITE_DELIVERED_SQL = `
+  INSERT INTO delivered (run_id, turret_uuid, seq)
+  SELECT $1, u, s FROM json_to_recordset($2::text::json) AS r(u text, s bigint)`;
+
+export function deliveredJson(delivered: readonly DeliveredSeq[]): string {
+  let out = '[';
+  for (let i = 0; i < delivered.length; i++) out += `${i ? ',' : ''}{"u":${jsonText(delivered[i]!.uuid)},"s":${delivered[i]!.seq}}`;
+  return `${out}]`;
+}
 
 /** A JSON string, made storable (NUL and lone surrogates would fail the whole write). */
 const jsonText = (s: string | null) => (s === null ? 'null' : JSON.stringify(storableText(s)));
@@ -80,7 +107,7 @@ function aggregatesJson(rows: readonly AggregateRow[]): string {
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i]!;
     const h = r.hist;
-    out += `${i ? ',' : ''}{"s":${r.second},"u":${jsonText(r.turretUuid)},"t":${jsonText(r.turretName)},"series":${jsonText(r.series)},"n":${h.n},"e":${r.errors},"vmin":${jsonFloat(h.min)},"vmax":${jsonFloat(h.max)},"vmean":${jsonFloat(h.mean)},"m2":${jsonFloat(h.m2)},"h":"${encodeBuckets(h.b).toString('hex')}"}`;
+    out += `${i ? ',' : ''}{"s":${r.second},"u":${jsonText(r.turretUuid)},"t":${jsonText(r.turretName)},"series":${jsonText(r.series)},"n":${h.n},"e":${r.errors},"vmin":${jsonFloat(h.min)},"vmax":${jsonFloat(h.max)},"vmean":${jsonFloat(h.mean)},"m2":${jsonFloat(h.m2)},"h":"${encodeBuckets(h.b).toString('hex')}"${r.counters ? `,"c":${JSON.stringify(r.counters)}` : ''}}`;
   }
   return `${out}]`;
 }
@@ -110,7 +137,7 @@ const inRange = (table: string) => `FROM ${table} WHERE run_id = $1 AND second B
 const READ_AGGREGATES_SQL = `
   SELECT string_agg(concat_ws(',', second, seq, n, errors, vmin, vmax, vmean, m2, octet_length(buckets)), ',') AS nums,
          json_agg(turret_uuid)::text AS uuids, json_agg(turret_name)::text AS names, json_agg(series)::text AS series,
-         encode(string_agg(buckets, ''::bytea), 'hex') AS buckets
+         encode(string_agg(buckets, ''::bytea), 'hex') AS buckets, json_agg(counters)::text AS counters
   ${inRange('aggregates')}`;
 const READ_ERROR_COUNTS_SQL = `
   SELECT string_agg(concat_ws(',', second, seq, count), ',') AS nums,
@@ -174,6 +201,7 @@ interface AggregatePage {
   names: string;
   series: string;
   buckets: string;
+  counters: string;
 }
 
 interface ErrorCountPage {
@@ -269,9 +297,14 @@ export abstract class SqlStore implements Store {
   /** Each backend feeds a COPY its own way (a stream on Postgres, the worker on PGlite). */
   abstract openResultsCopy(runId: number): Promise<ResultsCopy>;
 
-  async writeAggregates(runId: number, rows: AggregateRow[], errors: ErrorCountRow[]): Promise<void> {
-    if (!rows.length && !errors.length) return;
-    await this.sql.query(WRITE_AGGREGATES_SQL, [runId, aggregatesJson(rows), errorCountsJson(errors)]);
+  async writeAggregates(runId: number, rows: AggregateRow[], errors: ErrorCountRow[], delivered: DeliveredSeq[] = []): Promise<void> {
+    if (!rows.length && !errors.length && !delivered.length) return;
+    await this.sql.query(WRITE_AGGREGATES_SQL, [runId, aggregatesJson(rows), errorCountsJson(errors), deliveredJson(delivered)]);
+  }
+
+  async readDelivered(runId: number): Promise<DeliveredSeq[]> {
+    const rows = await this.sql.query<{ u: string; s: string | number }>('SELECT turret_uuid AS u, seq AS s FROM delivered WHERE run_id = $1', [runId]);
+    return rows.map((r) => ({ uuid: r.u, seq: Number(r.s) }));
   }
 
   async readAggregates(runId: number): Promise<{ rows: AggregateRow[]; errors: ErrorCountRow[] }> {
@@ -294,6 +327,7 @@ export abstract class SqlStore implements Store {
       const uuids = JSON.parse(page.uuids) as (string | null)[];
       const names = JSON.parse(page.names) as (string | null)[];
       const series = JSON.parse(page.series) as string[];
+      const counters = JSON.parse(page.counters) as (Record<string, number> | null)[];
       const bytes = Buffer.from(page.buckets, 'hex');
       const out: AggregateRow[] = new Array(series.length);
       let off = 0;
@@ -301,6 +335,7 @@ export abstract class SqlStore implements Store {
         const b = decodeBuckets(bytes.subarray(off, (off += nums[k + 8]!)));
         const hist = { n: nums[k + 2]!, min: nums[k + 4]!, max: nums[k + 5]!, mean: nums[k + 6]!, m2: nums[k + 7]!, b };
         out[i] = { second: nums[k]!, turretUuid: uuids[i]!, turretName: names[i]!, series: series[i]!, errors: nums[k + 3]!, hist };
+        if (counters[i]) out[i]!.counters = counters[i]!;
       }
       return out;
     });
@@ -356,6 +391,29 @@ export abstract class SqlStore implements Store {
        VALUES ($1, $2, $3, $4, $5, $6, $7::timestamptz)`,
       [runId, c.uuid, c.name, c.state, c.rawStatus, c.reason, c.at.toISOString()],
     );
+  }
+
+  async recordControlAction(runId: number, a: ControlAction): Promise<void> {
+    await this.sql.query(
+      `INSERT INTO control_actions (run_id, at, elapsed, action, by_whom, origin, detail)
+       VALUES ($1, $2::timestamptz, $3, $4, $5, $6, $7::jsonb)`,
+      [runId, a.at.toISOString(), a.elapsed, a.action, a.by, a.origin, JSON.stringify(a.detail)],
+    );
+  }
+
+  async listControlActions(runId: number): Promise<ControlAction[]> {
+    const rows = await this.sql.query<{ at: Date | string; elapsed: number; action: string; by_whom: string; origin: string; detail: unknown }>(
+      'SELECT at, elapsed, action, by_whom, origin, detail FROM control_actions WHERE run_id = $1 ORDER BY seq',
+      [runId],
+    );
+    return rows.map((r) => ({
+      at: new Date(r.at),
+      elapsed: Number(r.elapsed),
+      action: r.action as ControlAction['action'],
+      by: r.by_whom,
+      origin: r.origin,
+      detail: (typeof r.detail === 'string' ? JSON.parse(r.detail) : r.detail) as Record<string, unknown>,
+    }));
   }
 
   async saveArtifact(runId: number, name: string, content: Buffer): Promise<void> {

@@ -183,6 +183,34 @@ for (const backend of backends) {
       assert.equal((await store.getArtifact(run.id, 'big.bin'))?.length, big.length);
     });
 
+    test('delivered messages commit with the rows or aggregates they carried, and an aborted COPY records none', async () => {
+      const run = await store.createRun({ name: 'delivered', config: {}, hqId: null });
+      const b = new ResultBatchBuilder();
+      b.add({ elapsed: 1, epoch: 1_700_000_000, scriptrunTime: 0.1, error: null, customTimers: {} });
+      const batch = b.build({ turretUuid: 'u1', turretName: 't1', seq: 3 });
+      const kept = await store.openResultsCopy(run.id);
+      await kept.write([batch]);
+      await kept.end([{ uuid: 'u1', seq: 3 }]);
+      const dropped = await store.openResultsCopy(run.id);
+      await dropped.write([batch]);
+      dropped.abort(new Error('the HQ gave up'));
+      const agg: AggregateRow = {
+        second: 0,
+        turretUuid: 'u1',
+        turretName: 't1',
+        series: 's',
+        errors: 0,
+        hist: { n: 1, min: 1, max: 1, mean: 1, m2: 0, b: [5, 1] },
+      };
+      await store.writeAggregates(run.id, [agg], [], [{ uuid: 'u1', seq: 4 }]);
+      // A write the database refuses records nothing either.
+      await assert.rejects(store.writeAggregates(run.id, [{ ...agg, hist: { ...agg.hist, b: [5, 0] } }], [], [{ uuid: 'u1', seq: 5 }]));
+      const seqs = (await store.readDelivered(run.id)).map((d) => `${d.uuid}:${d.seq}`).sort();
+      assert.deepEqual(seqs, ['u1:3', 'u1:4']);
+      const [n] = await store.sql.query<{ n: number }>('SELECT count(*)::int AS n FROM results WHERE run_id = $1', [run.id]);
+      assert.equal(n!.n, 1);
+    });
+
     test('writeResults round-trips errors, NULL names, custom timers and odd characters', async () => {
       const run = await store.createRun({ name: 'results', config: {}, hqId: null });
       const rows: ResultRow[] = [];
@@ -251,6 +279,8 @@ for (const backend of backends) {
         row(1, ODD[5]!, 2, { turretUuid: null, turretName: null }),
         row(1, 'empty', 0, { hist: { n: 0, min: 0, max: 0, mean: 0, m2: 0, b: [] } }),
         row(3, 'step \'two\' "quoted" \\ {a,b}', 3, { turretName: "o'neil\tfleet" }),
+        // A request series' counters come back as written.
+        row(3, 'GET /orders/:id', 4, { errors: 1, counters: { 'status:200': 3, 'status:500': 1, bytes_sent: 0, bytes_received: 2 ** 40 } }),
       ];
       const firstErrors: ErrorCountRow[] = [
         { second: 2, turretUuid: 'uuid-1', turretName: 'navy', message: 'HTTP 503', count: 1 },

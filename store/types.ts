@@ -58,6 +58,8 @@ export interface AggregateRow {
   /** Values of the series recorded by failed transactions. */
   errors: number;
   hist: EncodedHistogram;
+  /** Requests only: responses per status, bytes sent and received (protocol/series-names.ts). */
+  counters?: Record<string, number>;
 }
 
 /** Failed transactions with one message in one second of one turret. */
@@ -67,6 +69,26 @@ export interface ErrorCountRow {
   turretName: string | null;
   message: string;
   count: number;
+}
+
+/** One numbered message of an oct turret, stored (docs/protocol.md, "Acknowledged delivery"). */
+export interface DeliveredSeq {
+  uuid: string;
+  seq: number;
+}
+
+/** One action taken on a running test (hq/run-control.ts): stored with the run, listed in the report. */
+export interface ControlAction {
+  at: Date;
+  /** Seconds since the test started. */
+  elapsed: number;
+  action: 'stop' | 'target';
+  /** Who said they acted (the request's `by`), else "anonymous". */
+  by: string;
+  /** Where the request came from (its peer address). */
+  origin: string;
+  /** What changed, e.g. {from: 10, to: 40, model: "open"} or {reason: "…"}. */
+  detail: Record<string, unknown>;
 }
 
 /** Plain SQL access, the same over both backends; report queries are written against it. */
@@ -84,8 +106,8 @@ export interface SqlDriver {
 export interface ResultsCopy {
   /** Sends the batches' rows (each batch says which turret it came from); resolves once the copy can take more. */
   write(batches: ResultBatch[]): Promise<void>;
-  /** Ends the COPY; resolves once its rows are committed. */
-  end(): Promise<void>;
+  /** Ends the COPY; resolves once its rows, and the record of the messages they came in, are committed. */
+  end(delivered?: DeliveredSeq[]): Promise<void>;
   /** Gives up on the COPY: none of its rows are stored. */
   abort(reason: Error): void;
 }
@@ -110,13 +132,18 @@ export interface Store {
    * Appends aggregate deltas (several rows may share a key: they add up) in one transaction.
    * Cost grows with the rows given, never with the results they stand for.
    */
-  writeAggregates(runId: number, rows: AggregateRow[], errors: ErrorCountRow[]): Promise<void>;
+  writeAggregates(runId: number, rows: AggregateRow[], errors: ErrorCountRow[], delivered?: DeliveredSeq[]): Promise<void>;
+  /** The run's stored messages (what a restarted HQ must not take twice). */
+  readDelivered(runId: number): Promise<DeliveredSeq[]>;
   /** Every aggregate delta of a run, as written (not merged), ordered by second. */
   readAggregates(runId: number): Promise<{ rows: AggregateRow[]; errors: ErrorCountRow[] }>;
   upsertTurret(runId: number, turret: TurretRecord): Promise<void>;
   recordStatusChange(runId: number, change: StatusChange): Promise<void>;
   /** The run's turrets, by first seen. */
   listTurrets(runId: number): Promise<TurretRecord[]>;
+  recordControlAction(runId: number, action: ControlAction): Promise<void>;
+  /** The run's control actions, in the order they were taken. */
+  listControlActions(runId: number): Promise<ControlAction[]>;
   saveArtifact(runId: number, name: string, content: Buffer): Promise<void>;
   getArtifact(runId: number, name: string): Promise<Buffer | null>;
   close(): Promise<void>;

@@ -47,6 +47,28 @@ export class Batcher {
     else if (this.timer === null) this.timer = setTimeout(() => this.flushRows(), this.limits.maxMs);
   }
 
+  /** One request of a canon, counted in its series of the second it ended in (no row: rows are iterations). */
+  request(elapsed: number, series: string, seconds: number, failed: boolean, status: number, sent: number, received: number): void {
+    this.deltas.request(elapsed, series, seconds, failed, status, sent, received);
+    this.armAggregates();
+  }
+
+  /** One value of a series that is neither an iteration nor a request (a WebSocket round trip). */
+  sample(elapsed: number, series: string, seconds: number, failed: boolean): void {
+    this.deltas.sample(elapsed, series, seconds, failed);
+    this.armAggregates();
+  }
+
+  /** One evaluation of a named check: its series counts evaluations, its errors the failed ones. */
+  check(elapsed: number, name: string, passed: boolean): void {
+    this.deltas.check(elapsed, name, passed);
+    this.armAggregates();
+  }
+
+  private armAggregates(): void {
+    if (this.aggregateTimer === null) this.aggregateTimer = setTimeout(() => this.flushAggregates(), this.limits.aggregateMs ?? AGGREGATE_EVERY_MS);
+  }
+
   flush(): void {
     this.flushRows();
     this.flushAggregates();
@@ -63,7 +85,7 @@ export class Batcher {
     this.flushAggregates();
     const count = this.builder.count;
     const batch = this.builder.build({ turretUuid: this.meta.uuid, turretName: this.meta.turret, seq: ++this.seq });
-    this.sender.enqueue(encodeBinaryBatch(batch, { ...this.meta, seq: this.seq, aggregated: true }), count);
+    this.sender.enqueue(encodeBinaryBatch(batch, { ...this.meta, seq: this.seq, aggregated: true }), count, this.seq);
   }
 
   private flushAggregates(): void {
@@ -72,7 +94,7 @@ export class Batcher {
       this.aggregateTimer = null;
     }
     if (this.deltas.empty) return;
-    this.sender.enqueue(encodeAggregate({ ...this.meta, seq: ++this.seq, seconds: this.deltas.take() }));
+    this.sender.enqueue(encodeAggregate({ ...this.meta, seq: ++this.seq, seconds: this.deltas.take() }), 0, this.seq);
   }
 
   close(): void {

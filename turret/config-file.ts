@@ -18,6 +18,8 @@ export interface TurretOverrides {
   hqAddress?: string;
   hqPublisher?: number;
   hqRc?: number;
+  /** Replaces keys_dir (relative to the working directory, not to the config). */
+  keysDir?: string;
 }
 
 export function loadTurretConfigFile(file: string, overrides: TurretOverrides = {}): LoadedTurretConfig {
@@ -29,6 +31,7 @@ export function loadTurretConfigFile(file: string, overrides: TurretOverrides = 
     ...(overrides.hqAddress !== undefined ? { hq_address: overrides.hqAddress } : {}),
     ...(overrides.hqPublisher !== undefined ? { hq_publisher: overrides.hqPublisher } : {}),
     ...(overrides.hqRc !== undefined ? { hq_rc: overrides.hqRc } : {}),
+    ...(overrides.keysDir !== undefined ? { keys_dir: resolve(overrides.keysDir) } : {}),
   };
   const config = parseTurretConfig(merged, path);
   const baseDir = dirname(path);

@@ -10,6 +10,7 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { Clock } from '../common/clock.ts';
 import type { Logger } from '../common/log.ts';
+import { MAX_CANONS_LIMIT } from '../protocol/config.ts';
 import { canonsAt, cumulativeAt, shareOf, targetAt, timeOfCumulative, type TurretPlan } from '../protocol/load-plan.ts';
 import type { LoadReport } from '../protocol/load-report.ts';
 import { buildTransaction, type CanonDeps, runIteration } from './canon.ts';
@@ -72,6 +73,7 @@ export class PlannedVolley {
   private readonly meter: LoadMeter;
   private stopping = false;
   private timer: NodeJS.Timeout | null = null;
+  private capWarned = false;
   private immediate: NodeJS.Immediate | null = null;
   private readonly reportTimer: NodeJS.Timeout;
   private readonly inFlight = new Set<Promise<void>>();
@@ -242,7 +244,13 @@ export class PlannedVolley {
   private closedTurn(): void {
     this.timer = null;
     if (this.stopping) return;
-    const want = canonsAt(this.plan, this.planTime());
+    const planned = canonsAt(this.plan, this.planTime());
+    // The config refuses shares past the limit; a retarget or an unlisted turret can still ask.
+    const want = Math.min(planned, MAX_CANONS_LIMIT);
+    if (planned > want && !this.capWarned) {
+      this.capWarned = true;
+      this.d.log.warn('the plan asks for more canons than this turret may run: running its limit', { planned, limit: want });
+    }
     const active = this.loops.filter((c) => !c.stop);
     if (active.length < want) {
       for (let i = active.length; i < want; i++) {

@@ -5,14 +5,17 @@ import { randomUUID } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import type { Clock } from '../common/clock.ts';
 import type { Logger } from '../common/log.ts';
+import { readTls } from './tls-files.ts';
 import { extractTurretTar, type LoadedTurretConfig, loadTurretConfigFile, packedDependencies, type TurretOverrides } from './config-file.ts';
 import { loadTransactionClass } from './script-loader.ts';
 import { connectTurretSockets } from './sockets.ts';
+import { readTurretKeys } from '../common/keys-dir.ts';
 import { Turret } from './turret.ts';
+import { canonShare } from './workers.ts';
 
 export interface TurretProcessOptions extends TurretOverrides {
   config?: string;
@@ -20,6 +23,8 @@ export interface TurretProcessOptions extends TurretOverrides {
   /** npm install the packed turret's dependencies (default: when it lists any). */
   install?: boolean;
   uuid?: string;
+  /** Worker `index` of `count` (`--workers`): runs that share of the canons, under its own uuid. */
+  worker?: { index: number; count: number };
   clock: Clock;
   log: Logger;
 }
@@ -71,11 +76,30 @@ export async function runTurretProcess(opts: TurretProcessOptions): Promise<numb
   } else {
     throw new Error('name a turret config (--config FILE) or a packed turret (--tar FILE)');
   }
-  const uuid = opts.uuid ?? randomUUID();
   const { config } = loaded;
+  const uuid = opts.uuid && opts.worker ? `${opts.uuid}-${opts.worker.index}` : (opts.uuid ?? randomUUID());
+  if (opts.worker) {
+    config.canons = canonShare(config.canons, opts.worker.index, opts.worker.count);
+    if (config.max_canons !== undefined) config.max_canons = Math.max(1, canonShare(config.max_canons, opts.worker.index, opts.worker.count));
+    if (config.canons === 0) {
+      log.warn('more workers than canons: this worker has none and exits', { worker: `${opts.worker.index}/${opts.worker.count}` });
+      cleanup();
+      return 0;
+    }
+  }
+  let curve: ReturnType<typeof readTurretKeys> | undefined;
+  try {
+    // A packed turret's keys travel in its tar: keys_dir is relative to the config that names it.
+    curve = config.keys_dir === undefined ? undefined : readTurretKeys(resolve(loaded.baseDir, config.keys_dir));
+  } catch (err) {
+    cleanup();
+    throw err;
+  }
+  if (!curve) log.warn('no keys_dir: connecting without CURVE (an HQ that requires it refuses this turret)');
+  const tls = readTls(config.http, loaded.baseDir, log, opts.tar ?? opts.config ?? 'turret config');
   const address = await resolveOnce(config.hq_address, log);
-  const sockets = connectTurretSockets({ address, publisher: config.hq_publisher, rc: config.hq_rc }, uuid);
-  const turret = new Turret({ config, uuid, sockets, loadScript: () => loadTransactionClass(loaded.scriptPath), clock: opts.clock, log });
+  const sockets = connectTurretSockets({ address, publisher: config.hq_publisher, rc: config.hq_rc }, uuid, { curve });
+  const turret = new Turret({ config, uuid, sockets, loadScript: () => loadTransactionClass(loaded.scriptPath), clock: opts.clock, log, tls });
   const onSignal = (signal: NodeJS.Signals) => {
     log.info('signal: stopping gracefully', { signal });
     void turret.shutdown(`received ${signal}`);

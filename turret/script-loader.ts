@@ -1,11 +1,13 @@
-// Loads a user's transaction script (TypeScript or JavaScript) with tsx, no build step, and finds
-// its Transaction class. Every failure becomes a ScriptLoadError naming the file and the cause,
-// which the turret reports in its "aborted" status.
+// Loads a user's transaction script (TypeScript or JavaScript), no build step, and finds its
+// Transaction class: an ES-module script as one cached esbuild bundle (script-bundle.ts) when oct
+// runs from its compiled build, else (CommonJS scripts, oct from its sources) through tsx. Every
+// failure becomes a ScriptLoadError naming the file and the cause, which the turret reports in its
+// "aborted" status.
 import { existsSync, statSync } from 'node:fs';
 import Module, { register } from 'node:module';
 import { resolve as resolvePath } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { tsImport } from 'tsx/esm/api';
+import { ScriptCompileError, bundledScript, isEsModuleScript, scriptCacheDir } from './script-bundle.ts';
 import type { TransactionClass } from './script-api.ts';
 
 export class ScriptLoadError extends Error {
@@ -18,9 +20,13 @@ export class ScriptLoadError extends Error {
   }
 }
 
+// Set by the compiled build (bin/compiled.mjs) to its modules' URLs: a script's 'oct' is then the
+// same module instances the turret runs, not a second copy compiled from the sources.
+declare const OCT_COMPILED_ENTRIES: Record<string, string> | undefined;
+const compiled = typeof OCT_COMPILED_ENTRIES === 'undefined' ? null : OCT_COMPILED_ENTRIES;
 const packageTargets = {
-  oct: new URL('../index.ts', import.meta.url).href,
-  'oct/http': new URL('./http-client.ts', import.meta.url).href,
+  oct: compiled?.['index.ts'] ?? new URL('../index.ts', import.meta.url).href,
+  'oct/http': compiled?.['turret/http-client.ts'] ?? new URL('./http-client.ts', import.meta.url).href,
 };
 
 // Loader hooks are process-wide by nature (Node has no per-import hooks); registering twice would
@@ -51,6 +57,26 @@ export async function registerOctResolution(): Promise<void> {
   };
 }
 
+async function importScript(file: string): Promise<Record<string, unknown>> {
+  if (compiled && isEsModuleScript(file)) {
+    let url: string | null = null;
+    try {
+      url = await bundledScript(file, { packages: packageTargets, cacheDir: scriptCacheDir() });
+    } catch (err) {
+      if (err instanceof ScriptCompileError) throw err;
+      // Nowhere writable for the bundle, or no esbuild: tsx loads it as before.
+    }
+    if (url) {
+      // As tsx does: stack traces name the script's own files and lines.
+      process.setSourceMapsEnabled(true);
+      return (await import(url)) as Record<string, unknown>;
+    }
+  }
+  await registerOctResolution();
+  const { tsImport } = await import('tsx/esm/api');
+  return (await tsImport(pathToFileURL(file).href, { parentURL: import.meta.url })) as Record<string, unknown>;
+}
+
 function isClassWithRun(v: unknown): v is TransactionClass {
   return typeof v === 'function' && typeof (v as { prototype?: { run?: unknown } }).prototype?.run === 'function';
 }
@@ -65,10 +91,9 @@ export function findTransactionClass(mod: Record<string, unknown>): TransactionC
 export async function loadTransactionClass(scriptPath: string): Promise<TransactionClass> {
   const file = resolvePath(scriptPath);
   if (!existsSync(file) || !statSync(file).isFile()) throw new ScriptLoadError(file, 'script file not found');
-  await registerOctResolution();
   let mod: Record<string, unknown>;
   try {
-    mod = await tsImport(pathToFileURL(file).href, { parentURL: import.meta.url });
+    mod = await importScript(file);
   } catch (err) {
     const msg = err instanceof Error ? err.message : String(err);
     throw new ScriptLoadError(file, `failed to load: ${msg || (err as Error)?.name || 'unknown error'}`);

@@ -125,6 +125,38 @@ test('start: binary batches with increasing seq; timers reset per iteration; emp
   assert.equal(rows.at(-1)!.customTimers.factor, 9, 'a later set_transaction_context is seen by running canons');
 });
 
+test('ctx: timer and sleep work detached; http and log, made on first use, are one per canon', async () => {
+  const t = launch(
+    `export class Transaction {
+      customTimers = {};
+      constructor(ctx) { this.ctx = ctx; }
+      async run() {
+        const { timer, sleep, http, log } = this.ctx;
+        await timer('detached', () => sleep(0.01));
+        log.info('hello from a canon');
+        this.customTimers.sameHttp = http === this.ctx.http && typeof http.get === 'function' ? 1 : 0;
+        this.customTimers.sameLog = log === this.ctx.log ? 1 : 0;
+      }
+    }`,
+    { canons: 2 },
+  );
+  await hq.until(ready(t.uuid), 5000, 'ready');
+  await hq.send(orders.start());
+  await hq.until(() => hq.batches.filter((b) => b.turretUuid === t.uuid).length >= 2, 5000, 'batches');
+  await hq.send(orders.kill());
+  assert.equal(await t.exit, ExitCode.OK);
+  const rows = hq.batches.filter((b) => b.turretUuid === t.uuid).flatMap((b) => hqRows(b));
+  assert.ok(rows.length > 0);
+  for (const r of rows) {
+    assert.equal(r.error, null);
+    assert.ok(r.customTimers.detached! >= 0.005, `detached timer recorded: ${r.customTimers.detached}`);
+    assert.equal(r.customTimers.sameHttp, 1);
+    assert.equal(r.customTimers.sameLog, 1);
+  }
+  assert.ok(t.log.lines.some((l) => /canon\.0 hello from a canon/.test(l)));
+  assert.ok(t.log.lines.some((l) => /canon\.1 hello from a canon/.test(l)));
+});
+
 test('stop lets in-flight iterations finish and report, goes back to ready; a second start works', async () => {
   const t = launch(slowScript(300), { canons: 2 });
   await hq.until(ready(t.uuid), 5000, 'ready');
@@ -217,5 +249,47 @@ test('script load failures: aborted status naming the file and the cause', async
     const status = await finalStatus(uuid, 'aborted');
     assert.ok(status.reason!.includes(file), `${label}: reason names the file: ${status.reason}`);
     assert.match(status.reason!, why, label);
+  }
+});
+
+test('ctx.ws connections a script leaves open are closed (1001) when its canons stop, not kept until the turret exits', async () => {
+  const { WebSocketServer } = await import('ws');
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await new Promise((r) => wss.once('listening', r));
+  const closes: number[] = [];
+  let opened = 0;
+  wss.on('connection', (ws) => {
+    opened++;
+    ws.on('close', (code) => closes.push(code));
+  });
+  const url = `ws://127.0.0.1:${(wss.address() as import('node:net').AddressInfo).port}/feed`;
+  // One connection per canon, opened on its first iteration and never closed by the script.
+  const t = launch(
+    `export class Transaction {
+  customTimers = {};
+  socket = null;
+  constructor(ctx) { this.ctx = ctx; }
+  async run() {
+    this.socket ??= await this.ctx.ws.connect(String(this.ctx.data.url));
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+`,
+    { canons: 3 },
+  );
+  try {
+    await hq.until(ready(t.uuid), 5000, 'ready');
+    await hq.send(orders.setTransactionContext({ url }));
+    await hq.send(orders.start());
+    await hq.until(() => opened === 3, 5000, 'three connections');
+    await hq.send(orders.stop());
+    await hq.until(() => closes.length === 3, 5000, 'the connections closed at stop');
+    assert.deepEqual(closes, [1001, 1001, 1001]);
+    assert.equal(hq.lastStatus(t.uuid)?.state === 'killed', false, 'the turret itself is still there');
+  } finally {
+    await hq.send(orders.kill(), t.uuid);
+    assert.equal(await t.exit, ExitCode.OK);
+    for (const c of wss.clients) c.terminate();
+    await new Promise((r) => wss.close(r));
   }
 });

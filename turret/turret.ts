@@ -8,13 +8,16 @@ import { ExitCode } from '../common/exit-codes.ts';
 import { MAX_CANONS_LIMIT, type TurretConfig } from '../protocol/config.ts';
 import { parsePlanWire, type TurretPlan } from '../protocol/load-plan.ts';
 import { encodeLoadReport } from '../protocol/load-report.ts';
-import { type Order, parseOrder } from '../protocol/orders.ts';
+import { type AckWire, type Order, parseOrder } from '../protocol/orders.ts';
+import type { ResultRow } from '../protocol/results.ts';
 import { encodeStatus, type StatusFields } from '../protocol/status.ts';
 import { Batcher } from './batcher.ts';
 import { buildTransaction, CanonConstructionError, type CanonDeps, runCanon } from './canon.ts';
 import { HealthSampler } from './health.ts';
 import { anchorPlan, PlannedVolley } from './planned-load.ts';
-import { createHttpAgent, warmUpHttp } from './http-client.ts';
+import { Http1Connector } from './http1-client.ts';
+import type WebSocket from 'ws';
+import { type AgentTls, warmUpHttp } from './http-client.ts';
 import { rampupSchedule } from './rampup.ts';
 import type { TransactionClass } from './script-api.ts';
 import { ScriptLoadError } from './script-loader.ts';
@@ -37,6 +40,8 @@ export interface TurretOptions {
   stopTimeoutMs?: number;
   /** How long the final messages may take to leave (ms). */
   drainTimeoutMs?: number;
+  /** TLS settings of the turret's connections (turret/tls-files.ts). */
+  tls?: AgentTls;
 }
 
 interface Volley {
@@ -45,20 +50,30 @@ interface Volley {
   pendingStarts: NodeJS.Timeout[];
   canons: Promise<void>[];
   running: number;
+  /** Shared by the volley's canons. */
+  stopRequested: () => boolean;
 }
 
 export class Turret {
   private state: State = 'ready';
   private readonly data: Record<string, unknown> = {};
+  /** The HQ's share of the project's data file: one row per canon, by index. */
+  private rows: unknown[] | null = null;
   private readonly sender: Sender;
   private readonly batcher: Batcher;
   private readonly health = new HealthSampler();
-  private readonly agent: Agent = createHttpAgent();
+  /** undici's pool, made only for http.client "undici" (loading undici costs ~120 ms of start-up). */
+  private agent: Agent | null = null;
+  /** The canons' own HTTP/1.1 connections (http.client "oct"), closed with the turret. */
+  private readonly connector: Http1Connector;
+  private readonly webSockets = new Set<WebSocket>();
   private readonly log: Logger;
   private Transaction: TransactionClass | null = null;
   private volley: Volley | null = null;
   /** The HQ's latest plan for this turret; with one, `start` follows it instead of canons/rampup. */
   private plan: TurretPlan | null = null;
+  /** The HQ process and run of the last acknowledgement (a different HQ of the same run: a restart). */
+  private ackedBy: { hq: string; run: number } | null = null;
   private planned: PlannedVolley | null = null;
   private stopping: Promise<void> | null = null;
   private startAfterStop = false;
@@ -69,12 +84,18 @@ export class Turret {
 
   constructor(private readonly opts: TurretOptions) {
     this.log = opts.log.child('turret');
-    this.sender = new Sender(opts.sockets.push, this.log.child('sender'), opts.maxBufferedResults ?? 200_000);
+    this.connector = new Http1Connector(opts.tls);
+    this.sender = new Sender(opts.sockets.push, this.log.child('sender'), opts.maxBufferedResults ?? 200_000, opts.sockets.stamp);
     this.batcher = new Batcher(
       this.sender,
       { uuid: opts.uuid, turret: opts.config.name },
       { maxResults: opts.config.batch_max_results, maxMs: opts.config.batch_max_ms },
     );
+  }
+
+  private get httpOptions() {
+    const h = this.opts.config.http;
+    return { maxRedirects: h.max_redirects, timeoutMs: h.timeout * 1000, requestMetrics: h.request_metrics, cookies: h.cookies };
   }
 
   get uuid(): string {
@@ -95,13 +116,14 @@ export class Turret {
       const reason = err instanceof ScriptLoadError ? `script ${err.message}` : `script ${config.script}: ${(err as Error)?.message ?? String(err)}`;
       return this.abort(reason);
     }
-    await warmUpHttp().catch((err) => this.log.debug('HTTP warm-up failed', { error: err as Error }));
-    this.log.info('waiting for the HQ', { hq: `${config.hq_address}:${config.hq_publisher}/${config.hq_rc}` });
+    if (config.http.client === 'undici') this.agent = (await import('./undici-transport.ts')).createHttpAgent({ tls: this.opts.tls });
+    await warmUpHttp(300, config.http.client).catch((err) => this.log.debug('HTTP warm-up failed', { error: err as Error }));
+    this.log.info('waiting for the HQ', { sinceStartMs: Math.round(performance.now()), hq: `${config.hq_address}:${config.hq_publisher}/${config.hq_rc}` });
     void this.receiveOrders();
     await Promise.race([this.opts.sockets.subConnected, this.exited]);
     if (this.exiting) return this.exited;
     this.sendStatus();
-    this.log.info('ready', { uuid: this.uuid, canons: config.canons, rampup: config.rampup });
+    this.log.info('ready', { uuid: this.uuid, canons: config.canons, rampup: config.rampup, sinceStartMs: Math.round(performance.now()) });
     this.heartbeat = setInterval(() => this.beat(), config.heartbeat_ms);
     return this.exited;
   }
@@ -155,6 +177,14 @@ export class Turret {
       case 'results_storage':
         this.batcher.keepRows(order.msg);
         return;
+      case 'ack':
+        this.onAck(order.msg);
+        return;
+      case 'data_rows':
+        if (order.msg.uuid !== this.uuid) return; // another turret's rows
+        if (this.rows === null) this.log.info('data rows', { rows: order.msg.rows.length });
+        this.rows = order.msg.rows;
+        return;
       case 'plan': {
         const parsed = parsePlanWire(order.msg);
         if (!parsed.ok || parsed.uuid !== this.uuid) return; // parseOrder validated it; another turret's plan
@@ -168,9 +198,24 @@ export class Turret {
     }
   }
 
+  /** The HQ says what it stored; a new HQ of the same run (a restart) gets again what the old one did not store. */
+  private onAck(ack: AckWire): void {
+    const seq = ack.seqs[this.uuid];
+    if (seq === undefined) return;
+    if (this.ackedBy && ack.run !== this.ackedBy.run) {
+      const n = this.sender.forget();
+      if (n) this.log.warn("a new run: letting go of messages the last run's HQ never acknowledged", { messages: n, run: this.ackedBy.run });
+    } else if (this.ackedBy && ack.hq !== this.ackedBy.hq) {
+      const n = this.sender.resend(seq);
+      this.log.warn('the HQ restarted: sending again what it had not stored', { messages: n, fromSeq: seq + 1 });
+    }
+    this.ackedBy = { hq: ack.hq, run: ack.run };
+    this.sender.ack(seq);
+  }
+
   private start(): void {
     const { config, clock } = this.opts;
-    const volley: Volley = { stopping: false, startedAt: clock.monotonic(), pendingStarts: [], canons: [], running: 0 };
+    const volley: Volley = { stopping: false, startedAt: clock.monotonic(), pendingStarts: [], canons: [], running: 0, stopRequested: () => volley.stopping };
     this.volley = volley;
     this.state = 'running';
     this.sendStatus();
@@ -211,26 +256,46 @@ export class Turret {
       : `canon ${index} crashed: ${(err as Error)?.stack ?? String(err)}`;
   }
 
+  // Per canon only the object itself: its functions are the turret's, made once (see CanonContext).
+  private readonly record = (row: ResultRow) => this.batcher.add(row);
+  private readonly rowOf = (index: number) => this.rows?.[index];
+  private readonly hasRoom = () => this.sender.hasRoom();
+  private readonly waitForRoom = () => this.sender.waitForRoom();
+  private readonly newSession = () => this.connector.session();
+  private turretRef: { name: string; uuid: string } | null = null;
+
+  /** ctx.ws connections a script left open: closed as a browser closes a page's (1001, going away). */
+  private closeWebSockets(): void {
+    for (const socket of this.webSockets) socket.close(1001, 'the turret stopped');
+    this.webSockets.clear();
+  }
+
   private canonDeps(volley: Volley, index: number, stopRequested: () => boolean): CanonDeps {
+    this.turretRef ??= { name: this.opts.config.name, uuid: this.uuid };
     return {
       index,
       Transaction: this.Transaction!,
-      turret: { name: this.opts.config.name, uuid: this.uuid },
+      turret: this.turretRef,
       data: this.data,
-      dispatcher: this.agent,
+      dispatcher: this.agent ?? undefined,
       clock: this.opts.clock,
-      log: this.opts.log.child(`canon.${index}`),
+      log: this.opts.log,
       startedAt: volley.startedAt,
-      record: (row) => this.batcher.add(row),
+      record: this.record,
+      metrics: this.batcher,
+      http: this.httpOptions,
+      transport: this.opts.config.http.client === 'oct' ? this.newSession : undefined,
+      webSockets: this.webSockets,
+      row: this.rowOf,
       stopRequested,
-      hasRoom: () => this.sender.hasRoom(),
-      waitForRoom: () => this.sender.waitForRoom(),
+      hasRoom: this.hasRoom,
+      waitForRoom: this.waitForRoom,
     };
   }
 
   private async runOneCanon(volley: Volley, index: number): Promise<void> {
     if (volley.stopping) return;
-    const deps = this.canonDeps(volley, index, () => volley.stopping);
+    const deps = this.canonDeps(volley, index, volley.stopRequested);
     volley.running++;
     try {
       const tx = buildTransaction(deps);
@@ -273,6 +338,7 @@ export class Turret {
       ]);
       clearTimeout(timer);
       if (!finished) this.log.warn('stop: canons still in an iteration after the timeout; leaving them', { timeoutMs, running: volley.running });
+      this.closeWebSockets();
       this.batcher.flush();
       this.volley = null;
       this.planned = null;
@@ -305,9 +371,14 @@ export class Turret {
       this.sendStatus(reason);
       const drained = await this.sender.drain(this.opts.drainTimeoutMs ?? 5000);
       if (!drained) this.log.warn('HQ unreachable: final messages may be lost', { queued: this.sender.queuedMessages });
+      // Leaving before the HQ stored them would lose them if the HQ restarted now.
+      else if (!(await this.sender.waitAcked(this.opts.drainTimeoutMs ?? 5000)))
+        this.log.warn('the HQ did not acknowledge every message before exit', { unacknowledged: this.sender.unackedMessages });
       this.log.info('exit', { state: finalState, reason, lastSeq: this.batcher.lastSeq, results: this.batcher.resultsRecorded });
       this.health.close();
-      await this.agent.close().catch(() => {});
+      this.connector.close();
+      this.closeWebSockets();
+      await this.agent?.close().catch(() => {});
       this.opts.sockets.sub.close();
       // linger lets messages already handed to ZeroMQ leave before the context is torn down.
       this.opts.sockets.push.close();
@@ -334,6 +405,7 @@ export class Turret {
         rampup: config.rampup,
         script: config.script,
         lastSeq: this.batcher.lastSeq,
+        acked: this.sender.ackedSeq,
         canonsRunning: this.planned?.running ?? this.volley?.running ?? 0,
         planId: this.planned?.planId ?? this.plan?.planId,
         health: this.health.sample(),

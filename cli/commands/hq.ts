@@ -33,7 +33,6 @@ export const hqCommand: CommandModule<object, Args> = {
   handler: async (args) => {
     const port = args['http-port'];
     const project = loadProject(args.config, port === undefined ? {} : { http_port: port }, port === undefined ? [] : [`--http-port ${port}`]);
-    for (const w of project.warnings) process.stderr.write(`oct: warning: ${w}\n`);
     const { runHq } = await import('../hq.ts');
     process.exitCode = await runHq({
       project,

@@ -16,6 +16,10 @@ import { reportCommand } from './report.ts';
 import { rebuildResultsCommand } from './rebuild-results.ts';
 import { resultsToCsvCommand } from './results-to-csv.ts';
 import { runsCommand } from './runs.ts';
+import { recoverCommand } from './recover.ts';
+import { compareCommand } from './compare.ts';
+import { keysCommand } from './keys.ts';
+import { dashboardCommand } from './dashboard.ts';
 
 export const commands: CommandModule<any, any>[] = [
   newProjectCommand,
@@ -24,8 +28,10 @@ export const commands: CommandModule<any, any>[] = [
   checkCommand,
   turretCommand,
   packTurretsCommand,
+  keysCommand,
   deployCommand,
   statusCommand,
+  dashboardCommand,
   scaleCommand,
   reportFetchCommand,
   logsCommand,
@@ -34,4 +40,6 @@ export const commands: CommandModule<any, any>[] = [
   rebuildResultsCommand,
   resultsToCsvCommand,
   runsCommand,
+  recoverCommand,
+  compareCommand,
 ];

@@ -9,8 +9,11 @@ interface Args {
   'hq-address'?: string;
   'hq-publisher'?: number;
   'hq-rc'?: number;
+  'keys-dir'?: string;
   install: boolean;
   uuid?: string;
+  workers: string;
+  worker?: string;
   verbose?: boolean | number;
 }
 
@@ -33,8 +36,18 @@ export const turretCommand: CommandModule<object, Args> = {
       .option('hq-address', { type: 'string', describe: "Override the config's hq_address" })
       .option('hq-publisher', { type: 'number', describe: "Override hq_publisher (the HQ's PUB port)" })
       .option('hq-rc', { type: 'number', describe: "Override hq_rc (the HQ's PULL port)" })
+      .option('keys-dir', {
+        type: 'string',
+        describe: "CURVE keys directory holding hq.pub and turret.key (replaces the config's keys_dir; see `oct keys`)",
+      })
       .option('install', { type: 'boolean', default: true, describe: "With --tar: npm install the archive's dependencies (turrets_requirements) first" })
       .option('uuid', { type: 'string', describe: 'Turret uuid (default: a random one per process)' })
+      .option('workers', {
+        type: 'string',
+        default: '1',
+        describe: 'Turret processes sharing the canons, one per core: a number, or "auto" for the CPUs available (cgroup quota included)',
+      })
+      .option('worker', { type: 'string', hidden: true, describe: 'I/N: this process is worker I of N (set by --workers)' })
       .conflicts('config', 'tar')
       .example('$0 turret --tar navigation.tar --hq-address 10.0.0.5', 'Run a packed turret against a remote HQ')
       .example('$0 turret --config turret.json -v', 'Run a turret from a config file, logging its progress')
@@ -47,6 +60,19 @@ export const turretCommand: CommandModule<object, Args> = {
       process.exitCode = ExitCode.INVALID_INPUT;
       return;
     }
+    const log = createLogger({ level: verbosity(args.verbose) });
+    const { availableCpus, parseWorkerSlot, runTurretWorkers } = await import('../../turret/workers.ts');
+    const workers = args.workers === 'auto' ? availableCpus() : Number(args.workers);
+    const slot = parseWorkerSlot(args.worker);
+    if (!Number.isSafeInteger(workers) || workers < 1 || workers > 256 || typeof slot === 'string') {
+      process.stderr.write(`oct: ${typeof slot === 'string' ? slot : `--workers: expected a number from 1 to 256 or "auto", got "${args.workers}"`}\n`);
+      process.exitCode = ExitCode.INVALID_INPUT;
+      return;
+    }
+    if (workers > 1 && slot === null) {
+      process.exitCode = await runTurretWorkers({ bin: process.argv[1]!, args: withoutWorkers(process.argv.slice(3)), count: workers, log });
+      return;
+    }
     // Loaded on use, so other commands do not pay for ZeroMQ, undici and tsx's API at start-up.
     const { runTurretProcess } = await import('../../turret/process.ts');
     process.exitCode = await runTurretProcess({
@@ -55,10 +81,22 @@ export const turretCommand: CommandModule<object, Args> = {
       hqAddress: args['hq-address'],
       hqPublisher: args['hq-publisher'],
       hqRc: args['hq-rc'],
+      keysDir: args['keys-dir'],
       install: args.install,
       uuid: args.uuid,
+      worker: slot ?? undefined,
       clock: systemClock,
-      log: createLogger({ level: verbosity(args.verbose) }),
+      log,
     });
   },
 };
+
+/** The command line without --workers (each worker gets `--workers 1 --worker I/N`). */
+function withoutWorkers(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--workers') i++;
+    else if (!argv[i]!.startsWith('--workers=')) out.push(argv[i]!);
+  }
+  return out;
+}

@@ -11,6 +11,7 @@ import { freePort, startOct } from '../support/processes.ts';
 import { until } from '../support/until.ts';
 import { createLogger } from '../../common/log.ts';
 import { openStore } from '../../store/open.ts';
+import { generateKeys, writeKeysDir } from '../../common/keys-dir.ts';
 
 test('a turret joins mid-test and another leaves on SIGTERM: both fire, nothing is lost', { timeout: 180_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'oct-scale-'));
@@ -32,6 +33,8 @@ export class Transaction {
 `,
   );
   const [pub, rc, http] = [await freePort(), await freePort(), await freePort()];
+  // Remote turrets of an HQ on every interface: CURVE, with the keys `oct keys` would make.
+  writeKeysDir(join(dir, 'keys'), generateKeys());
   writeFileSync(
     join(dir, 'config.json'),
     JSON.stringify({
@@ -42,13 +45,14 @@ export class Transaction {
       rc_port: rc,
       http_port: http,
       min_turrets: 1,
+      keys_dir: 'keys',
       turrets: [{ name: 'nav', canons: 5, rampup: 0, script: 'scripts/v.ts' }],
     }),
   );
   const turretConfig = join(dir, 'turret.json');
   writeFileSync(
     turretConfig,
-    JSON.stringify({ name: 'nav', canons: 5, rampup: 0, script: 'scripts/v.ts', hq_address: '127.0.0.1', hq_publisher: pub, hq_rc: rc }),
+    JSON.stringify({ name: 'nav', canons: 5, rampup: 0, script: 'scripts/v.ts', hq_address: '127.0.0.1', hq_publisher: pub, hq_rc: rc, keys_dir: 'keys' }),
   );
 
   const results = join(dir, 'results');

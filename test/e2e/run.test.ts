@@ -61,6 +61,8 @@ test('oct run: two local turrets on the embedded store, every iteration stored, 
   for (const f of ['results.html', 'summary.json', 'config.json']) assert.ok(existsSync(join(results, f)), f);
   assert.match(r.stdout, /transactions: \d+/);
   assert.match(r.stdout, /errors: \d+/);
+  assert.match(r.stdout, /security: CURVE on \(keys made for this run; 1 turret key\(s\) trusted\)/, 'a local run uses CURVE by default');
+  assert.ok(!existsSync(join(results, 'turrets', 'keys')), "the run's own keys are gone after it");
 
   const store = await openStore({ embeddedDir: join(results, 'db'), log: createLogger() });
   try {

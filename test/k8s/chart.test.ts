@@ -6,6 +6,9 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { CHART_DIR } from '../../deploy/chart.ts';
 import { helm } from './helm-tool.ts';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { readHqKeys, readTurretKeys } from '../../common/keys-dir.ts';
 import { type Manifest, parseManifests, validateManifest } from './manifests.ts';
 
 const EXAMPLES = join(CHART_DIR, '..', '..', 'k8s-examples');
@@ -163,6 +166,58 @@ describe('chart', () => {
     assert.deepEqual(hq.env.find((e) => e.name === 'OCT_DATABASE_URL')?.valueFrom?.secretKeyRef, { name: 'oct-database', key: 'url' });
   });
 
+  it('generates the CURVE keys into a Secret, mounts each side only its files, and the keys work', async () => {
+    const ms = template(minimal);
+    await assertValid(ms);
+    const secret = ms.find((m) => m.kind === 'Secret' && m.metadata.name === 'demo-oct-keys') as unknown as { stringData: Record<string, string> };
+    assert.ok(secret, 'the keys Secret');
+    assert.deepEqual(Object.keys(secret.stringData).sort(), ['hq.key', 'hq.pub', 'turret.key', 'turret.pub']);
+    type KeyedPod = PodSpec & { volumes: { name: string; secret?: { secretName: string; items: { key: string }[] } }[] };
+    const pods = podSpecs(ms) as unknown as { name: string; pod: KeyedPod }[];
+    // Write each pod's files as the kubelet would, and read them as the HQ and the turret do.
+    const mounted = (name: string) => {
+      const pod = pods.find((p) => p.name === name)!.pod;
+      const vol = pod.volumes.find((v) => v.name === 'keys')!;
+      assert.equal(vol.secret!.secretName, 'demo-oct-keys');
+      assert.ok(
+        pod.containers[0]!.volumeMounts!.some((m) => m.mountPath === '/etc/oct-keys'),
+        `${name} mounts the keys`,
+      );
+      const dir = mkdtempSync(join(tmpdir(), 'oct-chart-keys-'));
+      for (const { key } of vol.secret!.items) writeFileSync(join(dir, key), secret.stringData[key]!);
+      return { dir, files: vol.secret!.items.map((i) => i.key).sort() };
+    };
+    const hqFiles = mounted('Deployment/demo-oct-hq');
+    const turretFiles = mounted('Deployment/demo-oct-turret-nav-1');
+    assert.deepEqual(hqFiles.files, ['hq.key', 'hq.pub', 'turret.pub'], 'the HQ never gets the turret secret');
+    assert.deepEqual(turretFiles.files, ['hq.pub', 'turret.key', 'turret.pub'], 'a turret never gets the HQ secret');
+    const hq = readHqKeys(hqFiles.dir);
+    const turret = readTurretKeys(turretFiles.dir);
+    assert.equal(turret.hqPublicKey, hq.hq.publicKey, "the turret trusts the HQ's key");
+    assert.deepEqual(hq.trusted, [turret.turret.publicKey], "the HQ trusts the turret's key");
+    // Both configs point at the mount.
+    const configs = ms.filter((m) => m.kind === 'ConfigMap').flatMap((m) => Object.values((m as unknown as { data: Record<string, string> }).data));
+    const keysDirs = configs.filter((c) => c.trim().startsWith('{')).map((c) => (JSON.parse(c) as { keys_dir?: string }).keys_dir);
+    assert.deepEqual(keysDirs, ['/etc/oct-keys', '/etc/oct-keys']);
+  });
+
+  it('curve.existingSecret is mounted instead; curve.enabled=false is the plaintext opt-out', () => {
+    const existing = template([...minimal, '--set', 'curve.existingSecret=my-keys']);
+    assert.ok(!existing.some((m) => m.kind === 'Secret' && m.metadata.name === 'demo-oct-keys'));
+    for (const { pod } of podSpecs(existing).filter((p) => p.name.startsWith('Deployment/'))) {
+      const vols = (pod as unknown as { volumes: { name: string; secret?: { secretName: string } }[] }).volumes;
+      assert.equal(vols.find((v) => v.name === 'keys')?.secret?.secretName, 'my-keys');
+    }
+    const off = template([...minimal, '--set', 'curve.enabled=false']);
+    assert.ok(!off.some((m) => m.kind === 'Secret' && m.metadata.name === 'demo-oct-keys'));
+    const hqConfig = JSON.parse(
+      (off.find((m) => m.metadata.name === 'demo-oct-hq' && m.kind === 'ConfigMap') as unknown as { data: { 'config.json': string } }).data['config.json'],
+    );
+    assert.equal(hqConfig.allow_plaintext, true);
+    assert.equal(hqConfig.keys_dir, undefined);
+    for (const { pod } of podSpecs(off)) assert.ok(!(pod as unknown as { volumes?: { name: string }[] }).volumes?.some((v) => v.name === 'keys'));
+  });
+
   it('k8s-examples/manifests/first-test.yaml is the current chart rendered', async () => {
     const committed = readFileSync(join(EXAMPLES, 'manifests', 'first-test.yaml'), 'utf8').replace(/^(#.*\n)+/, '');
     const r = helm([
@@ -175,6 +230,10 @@ describe('chart', () => {
       join(EXAMPLES, 'values-first-test.yaml'),
       '--set',
       'database.builtin.password=CHANGE-ME',
+      '--set',
+      'control.token=CHANGE-ME-CONTROL-TOKEN',
+      '--set',
+      'curve.existingSecret=oct-keys',
     ]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(committed, r.stdout, 'regenerate with the command at the top of the file');

@@ -3,41 +3,22 @@
 // network, the turret finding the HQ by container name as it finds the Service on Kubernetes.
 // Both run as in the chart: non-root, read-only root filesystem, a tmpfs on /tmp.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { generateKeys, turretKeysOf, writeKeysDir, writeTurretKeys } from '../../common/keys-dir.ts';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { CHART_DIR } from '../../deploy/chart.ts';
 import { missingTools, PODMAN_TOOLS } from '../support/system-tools.ts';
+import { must, run } from './podman.ts';
+import { acquireTestImages, type TestImages } from './test-images.ts';
 
-const ROOT = join(CHART_DIR, '..', '..');
 // In CI the tools are installed by scripts/install-system-deps.sh: a missing one is a failure there,
 // named with its package, never a silent skip.
 const missing = missingTools(PODMAN_TOOLS);
 const skip = missing && !process.env.CI ? `image test skipped: ${missing}` : false;
 
 const work = mkdtempSync(join(tmpdir(), 'oct-images-'));
-const containersConf = join(work, 'containers.conf');
-writeFileSync(
-  containersConf,
-  '[engine]\nruntime="runc"\ncgroup_manager="cgroupfs"\n[containers]\ndefault_ulimits=["nofile=16384:16384","nproc=16384:16384"]\n',
-);
-const env = { ...process.env, CONTAINERS_CONF: containersConf };
 const tag = `t${process.pid}`;
-
-function run(cmd: string, args: string[], timeoutMs = 300_000): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { env, cwd: ROOT, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) =>
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
-    );
-  });
-}
-async function must(cmd: string, args: string[], timeoutMs?: number): Promise<string> {
-  const r = await run(cmd, args, timeoutMs);
-  assert.equal(r.code, 0, `${cmd} ${args.join(' ')}:\n${r.stdout}\n${r.stderr}`);
-  return r.stdout.trim();
-}
 
 const SCRIPT = `export class Transaction {
   customTimers: Record<string, number> = {};
@@ -48,50 +29,28 @@ const SCRIPT = `export class Transaction {
 `;
 
 describe('images', { skip, timeout: 300_000 }, () => {
-  const base = `localhost/oct-test-base:${tag}`;
-  const hqImage = `localhost/oct-hq:${tag}`;
-  const turretImage = `localhost/oct-turret:${tag}`;
+  let images: TestImages;
+  let releaseImages = async () => {};
+  let hqImage = '';
+  let turretImage = '';
   const net = `oct-net-${tag}`;
   const hqName = `oct-hq-${tag}`;
   const turretName = `oct-turret-${tag}`;
 
   before(async () => {
     assert.equal(missing, null, missing ?? '');
-    await must('bash', [join(ROOT, 'test/k8s/make-base-image.sh'), base]);
+    // Built here, or once by scripts/test.mjs for this test and kube-play.test.ts.
+    ({ images, release: releaseImages } = await acquireTestImages());
+    ({ hq: hqImage, turret: turretImage } = images);
   });
   after(async () => {
     await run('podman', ['rm', '-f', '-t', '0', hqName, turretName]);
     await run('podman', ['network', 'rm', '-f', net]);
-    await run('podman', ['rmi', '-f', hqImage, turretImage, base]);
+    await releaseImages();
+    rmSync(work, { recursive: true, force: true });
   });
 
-  // npm ci runs offline from the host's npm cache (filled by the project's own npm ci), mounted
-  // as an overlay so the build never writes to it.
-  const build = (file: string, image: string) => {
-    const cache = join(homedir(), '.npm');
-    assert.ok(existsSync(join(cache, '_cacache')), `no npm cache at ${cache}: run npm ci first`);
-    return must('podman', [
-      'build',
-      '-q',
-      '-f',
-      file,
-      '--network',
-      'none',
-      '--build-arg',
-      `BASE_IMAGE=${base}`,
-      '--build-arg',
-      'NPM_FLAGS=--offline --cache /npm-cache',
-      '-v',
-      `${cache}:/npm-cache:O`,
-      '-t',
-      image,
-      '.',
-    ]);
-  };
-
   it('builds both images, non-root', async () => {
-    await build('Dockerfile.hq', hqImage);
-    await build('Dockerfile.turret', turretImage);
     for (const image of [hqImage, turretImage]) {
       assert.equal(await must('podman', ['image', 'inspect', '--format', '{{.Config.User}}', image]), '10001:10001');
     }
@@ -105,7 +64,14 @@ describe('images', { skip, timeout: 300_000 }, () => {
     const project = join(work, 'project');
     const files = join(work, 'files');
     const turretDir = join(work, 'turret');
+    const hqKeys = join(work, 'hq-keys');
+    const turretKeys = join(work, 'turret-keys');
     for (const d of [project, files, turretDir]) mkdirSync(d, { recursive: true });
+    // CURVE as the chart sets it up: each side gets only its files, mounted at /etc/oct-keys.
+    const keys = generateKeys();
+    writeKeysDir(hqKeys, keys);
+    rmSync(join(hqKeys, 'turret.key'));
+    writeTurretKeys(turretKeys, turretKeysOf(keys));
     writeFileSync(join(files, 'v_user.ts'), SCRIPT);
     writeFileSync(
       join(project, 'config.json'),
@@ -117,15 +83,30 @@ describe('images', { skip, timeout: 300_000 }, () => {
         rc_port: 5001,
         http_port: 8080,
         progress_bar: false,
+        keys_dir: '/etc/oct-keys',
         turrets: [{ name: 'box', canons: 2, rampup: 0, script: '/app/project/files/v_user.ts' }],
       }),
     );
     writeFileSync(
       join(turretDir, 'turret.json'),
-      JSON.stringify({ name: 'box', canons: 2, rampup: 0, script: '/app/project/files/v_user.ts', hq_address: hqName, hq_publisher: 5000, hq_rc: 5001 }),
+      JSON.stringify({
+        name: 'box',
+        canons: 2,
+        rampup: 0,
+        script: '/app/project/files/v_user.ts',
+        hq_address: hqName,
+        hq_publisher: 5000,
+        hq_rc: 5001,
+        keys_dir: '/etc/oct-keys',
+      }),
     );
     // The containers run as uid 10001: the mounted files must be readable by it.
-    for (const d of [work, project, files, turretDir]) chmodSync(d, 0o755);
+    for (const d of [work, project, files, turretDir, hqKeys, turretKeys]) chmodSync(d, 0o755);
+    for (const [d, f] of [
+      [hqKeys, 'hq.key'],
+      [turretKeys, 'turret.key'],
+    ] as const)
+      chmodSync(join(d, f), 0o644);
 
     await must('podman', ['network', 'create', net]);
     const common = [
@@ -149,19 +130,33 @@ describe('images', { skip, timeout: 300_000 }, () => {
       ...common,
       '-v',
       `${project}:/etc/oct:ro`,
+      '-v',
+      `${hqKeys}:/etc/oct-keys:ro`,
       hqImage,
       'hq',
       '--config',
       '/etc/oct/config.json',
       '--exit-when-done',
     ]);
-    await must('podman', ['run', '-d', '--name', turretName, ...common, '-v', `${turretDir}:/etc/oct-turret:ro`, turretImage]);
+    await must('podman', [
+      'run',
+      '-d',
+      '--name',
+      turretName,
+      ...common,
+      '-v',
+      `${turretDir}:/etc/oct-turret:ro`,
+      '-v',
+      `${turretKeys}:/etc/oct-keys:ro`,
+      turretImage,
+    ]);
 
-    const waited = await run('podman', ['wait', hqName], 150_000);
+    const waited = await run('podman', ['wait', hqName], { timeoutMs: 150_000 });
     const logs = await run('podman', ['logs', hqName]);
     const turretLogs = await run('podman', ['logs', turretName]);
     assert.equal(waited.stdout.trim(), '0', `HQ exit ${waited.stdout}\nHQ:\n${logs.stdout}${logs.stderr}\nturret:\n${turretLogs.stdout}${turretLogs.stderr}`);
     assert.match(logs.stdout, /run \d+ finished: [1-9]\d* transactions, 0 errors/);
+    assert.doesNotMatch(logs.stdout + logs.stderr, /CURVE is OFF/);
 
     // Scale-down on Kubernetes: SIGTERM, and the turret exits cleanly after flushing.
     await must('podman', ['stop', '-t', '20', turretName]);

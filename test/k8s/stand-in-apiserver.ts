@@ -2,14 +2,19 @@
 // few endpoints oct uses: list (with equality label selectors), the Deployment scale subresource
 // (GET/PUT), pod logs, PVC delete, and the service proxy. Objects live in memory; every request is
 // recorded so tests can assert what was called. Plain HTTP on 127.0.0.1, with a kubeconfig.
+// The service proxy answers from a handler, or forwards to a real local HTTP server (an HQ) as the
+// real API server does: it authenticates the caller's Authorization header, drops it, and streams
+// the request and the answer through.
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 type Obj = { metadata: { name: string; namespace?: string; labels?: Record<string, string> }; [k: string]: unknown };
-type ProxyHandler = (path: string) => { status: number; body: string; type?: string };
+type ProxyReply = { status: number; body: string; type?: string };
+/** Answers a proxied path; async when it forwards to a real server (kube-play.test.ts's HQ pod). */
+type ProxyHandler = (path: string) => ProxyReply | Promise<ProxyReply>;
 
 export interface StandIn {
   url: string;
@@ -20,6 +25,8 @@ export interface StandIn {
   get(resource: string, namespace: string, name: string): Obj | undefined;
   logs: Map<string, string>;
   proxy: Map<string, ProxyHandler>;
+  /** `svc:port` → a local server's base URL (http://127.0.0.1:N) the service proxy forwards to. */
+  forward: Map<string, string>;
   close(): Promise<void>;
 }
 
@@ -51,6 +58,7 @@ async function readBody(req: IncomingMessage): Promise<unknown> {
 const KINDS: Record<string, { kind: string; apiVersion: string }> = {
   pods: { kind: 'Pod', apiVersion: 'v1' },
   services: { kind: 'Service', apiVersion: 'v1' },
+  secrets: { kind: 'Secret', apiVersion: 'v1' },
   persistentvolumeclaims: { kind: 'PersistentVolumeClaim', apiVersion: 'v1' },
   deployments: { kind: 'Deployment', apiVersion: 'apps/v1' },
 };
@@ -60,9 +68,29 @@ export async function startStandIn(): Promise<StandIn> {
   const requests: StandIn['requests'] = [];
   const logs = new Map<string, string>();
   const proxy = new Map<string, ProxyHandler>();
+  const forward = new Map<string, string>();
+
+  function forwardTo(base: string, path: string, req: IncomingMessage, res: ServerResponse) {
+    if (req.headers.authorization !== 'Bearer stand-in-token') return status(res, 401, 'Unauthorized', 'Unauthorized');
+    const headers = { ...req.headers };
+    for (const h of ['authorization', 'connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'host']) delete headers[h];
+    const up = request(`${base}${path}`, { method: req.method, headers }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    });
+    up.on('error', (err) => (res.headersSent ? res.destroy() : status(res, 503, 'ServiceUnavailable', `error trying to reach service: ${err.message}`)));
+    res.on('close', () => up.destroy());
+    req.pipe(up);
+  }
 
   const server: Server = createServer(async (req, res) => {
     const u = new URL(req.url ?? '/', 'http://x');
+    const proxied = /^\/api\/v1\/namespaces\/([^/]+)\/services\/([^/]+)\/proxy(\/.*)?$/.exec(u.pathname);
+    const target = proxied && forward.get(decodeURIComponent(proxied[2]!));
+    if (proxied && target && store.has(`services/${proxied[1]}/${decodeURIComponent(proxied[2]!).split(':')[0]}`)) {
+      requests.push({ method: req.method ?? '?', path: u.pathname + u.search, auth: req.headers.authorization });
+      return forwardTo(target, `${proxied[3] ?? '/'}${u.search}`, req, res);
+    }
     const body = req.method === 'PUT' || req.method === 'POST' ? await readBody(req) : undefined;
     requests.push({ method: req.method ?? '?', path: u.pathname + u.search, body, auth: req.headers.authorization });
     const m = /^\/(?:api\/v1|apis\/apps\/v1)\/namespaces\/([^/]+)\/([a-z]+)(?:\/([^/]+))?(?:\/(.*))?$/.exec(u.pathname);
@@ -82,7 +110,7 @@ export async function startStandIn(): Promise<StandIn> {
       const [svc, port] = name.split(':');
       const handler = proxy.get(`${svc}:${port}`);
       if (!handler || !store.has(`services/${ns}/${svc}`)) return status(res, 404, 'NotFound', `services "${svc}" not found`);
-      const r = handler(`/${sub.slice('proxy/'.length)}${u.search}`);
+      const r = await handler(`/${sub.slice('proxy/'.length)}${u.search}`);
       res.writeHead(r.status, { 'content-type': r.type ?? 'application/json' });
       return res.end(r.body);
     }
@@ -143,6 +171,7 @@ export async function startStandIn(): Promise<StandIn> {
     requests,
     logs,
     proxy,
+    forward,
     put: (resource, ns, obj) =>
       store.set(`${resource}/${ns}/${obj.metadata.name}`, { ...KINDS[resource], ...obj, metadata: { namespace: ns, ...obj.metadata } }),
     get: (resource, ns, name) => store.get(`${resource}/${ns}/${name}`),

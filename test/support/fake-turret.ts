@@ -6,25 +6,38 @@ import * as zmq from 'zeromq';
 import { encodeBinaryBatch } from '../../protocol/binary-batch.ts';
 import { type ResultRow, ResultBatchBuilder } from '../../protocol/results.ts';
 import { encodeStatus, type StatusFields } from '../../protocol/status.ts';
+import type { TurretKeys } from '../../common/keys-dir.ts';
+import { credentialStamp } from '../../turret/sockets.ts';
 
 export interface FakeTurretOptions {
   name: string;
   oct: boolean;
   uuid?: string;
   canons?: number;
+  /** CURVE: connect with these keys and stamp every message as oct's turret does. */
+  curve?: TurretKeys;
+  /** Stamp messages as if for this uuid (a forger reusing its own proof for another uuid). */
+  stampAs?: string;
 }
 
 export class FakeTurret {
   readonly uuid: string;
   readonly orders: string[] = [];
   seq = 0;
-  private readonly push = new zmq.Push({ linger: 2000, sendHighWaterMark: 100_000 });
-  private readonly sub = new zmq.Subscriber();
+  private readonly push: zmq.Push;
+  private readonly sub: zmq.Subscriber;
+  private readonly stamp: (json: string) => string;
   private readonly waiters: (() => void)[] = [];
   private closed = false;
 
   private constructor(readonly opts: FakeTurretOptions) {
     this.uuid = opts.uuid ?? randomUUID();
+    const curve = opts.curve
+      ? { curveServerKey: opts.curve.hqPublicKey, curvePublicKey: opts.curve.turret.publicKey, curveSecretKey: opts.curve.turret.secretKey }
+      : {};
+    this.push = new zmq.Push({ linger: 2000, sendHighWaterMark: 100_000, ...curve });
+    this.sub = new zmq.Subscriber(curve);
+    this.stamp = opts.curve ? credentialStamp(opts.curve, opts.stampAs ?? this.uuid) : (json) => json;
   }
 
   static async connect(endpoints: { publishPort: number; resultsPort: number }, opts: FakeTurretOptions): Promise<FakeTurret> {
@@ -50,7 +63,7 @@ export class FakeTurret {
         lastSeq: this.seq,
         canonsRunning: status === 'running' ? canons : 0,
       };
-      await this.push.send(JSON.stringify({ ...JSON.parse(encodeStatus(fields)), ...extra }));
+      await this.push.send(this.stamp(JSON.stringify({ ...JSON.parse(encodeStatus(fields)), ...extra })));
     } else {
       await this.push.send(JSON.stringify({ turret: this.opts.name, status, uuid: this.uuid, rampup: 0, script: 'v_user.py', cannons: canons, ...extra }));
     }
@@ -82,14 +95,19 @@ export class FakeTurret {
       });
     const seq = opts.seq ?? ++this.seq;
     if (opts.seq === undefined) this.seq = seq;
-    await this.push.send(
-      encodeBinaryBatch(b.build({ turretUuid: this.uuid, turretName: this.opts.name, seq }), { uuid: this.uuid, turret: this.opts.name, seq }),
-    );
+    const [header, data] = encodeBinaryBatch(b.build({ turretUuid: this.uuid, turretName: this.opts.name, seq }), {
+      uuid: this.uuid,
+      turret: this.opts.name,
+      seq,
+    });
+    await this.push.send([this.stamp(header), data]);
     return seq;
   }
 
-  async raw(frames: (string | Buffer)[]): Promise<void> {
-    await this.push.send(frames);
+  /** Frames as given; with `stamped`, frame 1 gets this turret's credentials first. */
+  async raw(frames: (string | Buffer)[], stamped = false): Promise<void> {
+    const [first, ...rest] = frames;
+    await this.push.send(stamped && typeof first === 'string' ? [this.stamp(first), ...rest] : frames);
   }
 
   commands(): string[] {

@@ -1,19 +1,37 @@
 // Helpers for tests and benchmarks that run real processes on loopback.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const OCT_BIN = join(import.meta.dirname, '..', '..', 'bin', 'oct.js');
 
-/** A TCP port free on 127.0.0.1 right now (the OS picks it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+// Ports handed out in this process, so two calls never return the same one.
+const handedOut = new Set<number>();
+
+/**
+ * A TCP port free on 127.0.0.1 right now, chosen below Linux's ephemeral range (32768–60999). A port the
+ * OS picks with listen(0) comes from that range, so between this check and the program binding it, any
+ * outgoing connection on the machine can take it as its local port (CI failed once on exactly that:
+ * "Address already in use" on rc_port). Ports below the range are only ever taken by a bind.
+ */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (handedOut.has(port)) continue;
+    if (await canListen(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error('no free TCP port found between 20000 and 32000 on 127.0.0.1');
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
-    });
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
   });
 }
 
@@ -68,4 +86,18 @@ export function startOct(args: string[], timeoutMs = 150_000): { child: ChildPro
       }),
     ),
   };
+}
+
+/** Command lines of every process on this machine, from /proc (procps' `ps` is not installed everywhere). */
+export function processCommandLines(): string[] {
+  const out: string[] = [];
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      out.push(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim());
+    } catch {
+      // the process exited while we looked
+    }
+  }
+  return out;
 }

@@ -22,6 +22,8 @@ export const PODMAN_TOOLS: SystemTool[] = [
   { bin: '/usr/lib/podman/aardvark-dns', pkg: 'aardvark-dns', why: 'container names in DNS' },
   { bin: 'iptables', pkg: 'iptables', why: 'netavark sets up bridge networks with it' },
   { bin: 'fuse-overlayfs', pkg: 'fuse-overlayfs', why: 'overlay mounts in the image build' },
+  // Debian 12's server binaries make the Postgres image (test/k8s/make-postgres-image.sh).
+  { bin: '/usr/lib/postgresql/15/bin/postgres', pkg: 'postgresql', why: 'the Postgres image of the podman tests' },
 ];
 
 const EXTRA_PATH = ['/usr/sbin', '/sbin', '/usr/local/sbin'];

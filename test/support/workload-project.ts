@@ -1,9 +1,10 @@
 // A throwaway project for workload tests: config.json on free ports, one script, and helpers to run
 // it with the real `oct` binary and read what the run left behind (summary.json, the stored rows).
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '../../common/log.ts';
+import { generateKeys, writeKeysDir } from '../../common/keys-dir.ts';
 import { openStore } from '../../store/open.ts';
 import { freePort } from './processes.ts';
 
@@ -33,6 +34,9 @@ export async function workloadProject(config: Record<string, unknown>, script: s
   const ports = { publish: await freePort(), rc: await freePort(), http: await freePort() };
   writeFileSync(join(dir, 'package.json'), '{"type":"module"}');
   writeFileSync(join(dir, 'v_user.ts'), script);
+  // CURVE, as a real remote run has it (--hq-only binds every interface), unless the test opts out.
+  const curve = config.allow_plaintext ? {} : { keys_dir: 'keys' };
+  if (!config.allow_plaintext) writeKeysDir(join(dir, 'keys'), generateKeys());
   writeFileSync(
     join(dir, 'config.json'),
     JSON.stringify({
@@ -42,6 +46,7 @@ export async function workloadProject(config: Record<string, unknown>, script: s
       rc_port: ports.rc,
       http_port: ports.http,
       turrets_wait_timeout: 60,
+      ...curve,
       ...config,
     }),
   );
@@ -76,7 +81,17 @@ export function turretConfigFile(p: WorkloadProject, name: string, extra: Record
   const path = join(p.dir, `turret-${name}.json`);
   writeFileSync(
     path,
-    JSON.stringify({ name, canons: 10, rampup: 0, script: 'v_user.ts', hq_address: '127.0.0.1', hq_publisher: p.ports.publish, hq_rc: p.ports.rc, ...extra }),
+    JSON.stringify({
+      name,
+      canons: 10,
+      rampup: 0,
+      script: 'v_user.ts',
+      hq_address: '127.0.0.1',
+      hq_publisher: p.ports.publish,
+      hq_rc: p.ports.rc,
+      ...(existsSync(join(p.dir, 'keys')) ? { keys_dir: 'keys' } : {}),
+      ...extra,
+    }),
   );
   return path;
 }

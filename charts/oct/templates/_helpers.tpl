@@ -60,7 +60,12 @@ app.kubernetes.io/part-of: oct
 {{- $img := index . 1 }}
 {{- $repo := $img.repository }}
 {{- with $root.Values.image.registry }}{{ $repo = printf "%s/%s" (trimSuffix "/" .) $repo }}{{ end }}
-{{- printf "%s:%s" $repo (default $root.Chart.AppVersion $img.tag) }}
+{{- printf "%s:%s" $repo (include "oct.tag" (default $root.Chart.AppVersion $img.tag)) }}
+{{- end }}
+
+{{/* An image tag as text: users write `tag: 16`, which YAML makes a number (a float in values files). */}}
+{{- define "oct.tag" -}}
+{{- if and (kindIs "float64" .) (eq . (floor .)) }}{{ int64 . }}{{ else }}{{ . }}{{ end }}
 {{- end }}
 
 {{- define "oct.serviceAccountName" -}}
@@ -102,6 +107,13 @@ app.kubernetes.io/part-of: oct
 {{- $turrets = append $turrets $t }}
 {{- end }}
 {{- $_ = set $cfg "turrets" $turrets }}
+{{- if .Values.curve.enabled }}
+{{- $_ = set $cfg "keys_dir" "/etc/oct-keys" }}
+{{- $_ = unset $cfg "allow_plaintext" }}
+{{- else }}
+{{- $_ = unset $cfg "keys_dir" }}
+{{- $_ = set $cfg "allow_plaintext" true }}
+{{- end }}
 {{- $db := deepCopy (default dict $cfg.results_database) }}
 {{- $_ = unset $db "db_uri" }}
 {{- $_ = set $cfg "results_database" $db }}
@@ -113,6 +125,7 @@ app.kubernetes.io/part-of: oct
 {{- $t := index . 1 }}
 {{- $extra := deepCopy (default dict $root.Values.config.extra_turret_config) }}
 {{- $cfg := merge (dict "name" $t.name "canons" (int $t.canons) "rampup" (default 0 $t.rampup) "script" (printf "/app/project/files/%s" $t.script) "hq_address" (include "oct.hqHost" $root) "hq_publisher" (int $root.Values.hq.ports.publish) "hq_rc" (int $root.Values.hq.ports.rc)) $extra }}
+{{- if $root.Values.curve.enabled }}{{ $_ := set $cfg "keys_dir" "/etc/oct-keys" }}{{ end }}
 {{- toPrettyJson $cfg }}
 {{- end }}
 
@@ -122,4 +135,23 @@ app.kubernetes.io/part-of: oct
   value: /tmp
 - name: TMPDIR
   value: /tmp
+{{- end }}
+
+{{/* The Secret holding the CURVE keys: the user's, or the one the chart generates. */}}
+{{- define "oct.keysSecretName" -}}
+{{- default (include "oct.componentName" (list . "keys")) .Values.curve.existingSecret }}
+{{- end }}
+
+{{/* The keys volume of a pod: only the files its side needs (the HQ never gets turret.key, a turret never hq.key). */}}
+{{- define "oct.keysVolume" -}}
+{{- $root := index . 0 }}
+- name: keys
+  secret:
+    secretName: {{ include "oct.keysSecretName" $root }}
+    defaultMode: 0440
+    items:
+      {{- range $f := index . 1 }}
+      - key: {{ $f }}
+        path: {{ $f }}
+      {{- end }}
 {{- end }}
