@@ -13,12 +13,13 @@
 // The build keeps each module's own import.meta.url (the source file's), so relative paths to
 // templates, the scaffold, bin/oct.js and the workers' boot files work as from the sources, and it
 // imports packages by the absolute file URL they resolve to, so it works from any directory.
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createRequire, isBuiltin } from 'node:module';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { isBuiltin } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { commitManifest, currentManifest, loadEsbuild, nearestPackageJson, sha } from '../common/build-cache.mjs';
+import { FILE_META_DEFINE, withFileMeta } from '../common/file-meta.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** Every entry a process may load: the CLI, the store's worker, and what scripts import as 'oct'. */
@@ -33,49 +34,24 @@ const packageName = (spec) =>
     .split('/')
     .slice(0, spec.startsWith('@') ? 2 : 1)
     .join('/');
-const OLD_BUILD_MS = 24 * 3600 * 1000;
-
-const sha = (data) => createHash('sha256').update(data).digest('hex');
 
 function cacheBase() {
   const dir = process.env.OCT_CACHE_DIR || join(tmpdir(), `oct-build-${process.getuid?.() ?? 'user'}`);
-  // This file is part of the key: a change to how oct is built makes a new build.
-  return join(dir, sha(`${ROOT}\0${process.version}\0${readFileSync(fileURLToPath(import.meta.url), 'utf8')}`).slice(0, 16));
+  // How oct is built is part of the key: a change to it makes a new build.
+  const how = [import.meta.url, ...['file-meta', 'build-cache'].map((m) => new URL(`../common/${m}.mjs`, import.meta.url))].map((u) =>
+    readFileSync(fileURLToPath(u), 'utf8'),
+  );
+  return join(dir, sha(`${ROOT}\0${process.version}\0${how.join('\0')}`).slice(0, 16));
 }
 
 /** The build described by `manifest.json` in `base`, if every file it was built from is unchanged. */
 function currentBuild(base) {
-  let manifest;
-  try {
-    manifest = JSON.parse(readFileSync(join(base, 'manifest.json'), 'utf8'));
-  } catch {
-    return null;
-  }
-  for (const [file, hash] of Object.entries(manifest.files)) {
-    let text;
-    try {
-      text = readFileSync(file);
-    } catch {
-      return null;
-    }
-    if (sha(text) !== hash) return null;
-  }
-  const dir = join(base, manifest.dir);
-  return existsSync(dir) ? { dir, entries: manifest.entries } : null;
-}
-
-function nearestPackageJson(file) {
-  for (let dir = dirname(file); dir !== dirname(dir); dir = dirname(dir)) {
-    const pkg = join(dir, 'package.json');
-    if (existsSync(pkg)) return pkg;
-  }
-  return null;
+  const manifest = currentManifest(base, 'dir');
+  return manifest ? { dir: join(base, manifest.dir), entries: manifest.entries } : null;
 }
 
 async function build(base) {
-  // esbuild comes with tsx (a dependency); resolved from tsx, wherever npm put it.
-  const esbuildPath = createRequire(fileURLToPath(import.meta.resolve('tsx'))).resolve('esbuild');
-  const esbuild = createRequire(esbuildPath)(esbuildPath);
+  const esbuild = loadEsbuild();
   const name = `build-${Date.now().toString(36)}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   const outdir = join(base, name);
   const files = {};
@@ -95,11 +71,13 @@ async function build(base) {
         if (!EXTERNAL.has(packageName(args.path))) return { path: r.path };
         return { path: pathToFileURL(r.path).href, external: true };
       });
-      b.onLoad({ filter: /\.[cm]?ts$/ }, (args) => {
+      // Every module keeps its own import.meta (FILE_META_DEFINE below applies to all of them);
+      // oct's own sources are hashed, the bundled packages are known by their package.json.
+      b.onLoad({ filter: /\.[cm]?[jt]s$/ }, (args) => {
         const text = readFileSync(args.path, 'utf8');
-        files[args.path] = sha(text);
-        const url = JSON.stringify(pathToFileURL(args.path).href);
-        return { contents: text.replaceAll('import.meta.url', url), loader: 'ts' };
+        const ts = /\.[cm]?ts$/.test(args.path);
+        if (ts) files[args.path] = sha(text);
+        return { contents: withFileMeta(text, args.path), loader: ts ? 'ts' : 'js' };
       });
     },
   };
@@ -121,27 +99,12 @@ async function build(base) {
     keepNames: true,
     // Bundled CommonJS packages call require() (builtins, JSON files); ES modules have none.
     banner: { js: "import { createRequire as __octCreateRequire } from 'node:module'; const require = __octCreateRequire(import.meta.url);" },
-    define: { OCT_COMPILED_ENTRIES: JSON.stringify(entries) },
+    define: { OCT_COMPILED_ENTRIES: JSON.stringify(entries), ...FILE_META_DEFINE },
     plugins: [keep],
     logLevel: 'silent',
   });
-  const manifest = JSON.stringify({ dir: name, entries, files });
-  const tmp = join(base, `manifest.json.${process.pid}`);
-  writeFileSync(tmp, manifest);
-  renameSync(tmp, join(base, 'manifest.json'));
-  removeOldBuilds(base, name);
+  commitManifest(base, { dir: name, entries, files }, 'build-', name);
   return { dir: outdir, entries };
-}
-
-/** Builds other processes may still load chunks from are kept a day. */
-function removeOldBuilds(base, keepName) {
-  for (const n of readdirSync(base)) {
-    if (!n.startsWith('build-') || n === keepName) continue;
-    const p = join(base, n);
-    try {
-      if (Date.now() - statSync(p).mtimeMs > OLD_BUILD_MS) rmSync(p, { recursive: true, force: true });
-    } catch {}
-  }
 }
 
 /**

@@ -27,17 +27,20 @@ function project() {
   );
   d.write('node_modules/greeter/esm.js', 'export const greet = (n) => `hello ${n} (esm)`;\n');
   d.write('node_modules/greeter/cjs.cjs', 'exports.greet = (n) => `hello ${n} (cjs)`;\n');
-  d.write('lib/where.ts', 'export const where: string = import.meta.url;\nexport const factor = 2;\n');
+  d.write(
+    'lib/where.ts',
+    "export const where: string = import.meta.url;\nexport const factor = 2;\nexport const dir = import.meta.dirname, spelt = 'import.meta.url';\n",
+  );
   d.write('lib/legacy.cjs', "const { join } = require('node:path');\nexports.dir = join(__dirname, 'x');\n");
   d.write('data/users.json', '{"first": "ada"}\n');
   const main = d.write(
     'v_user.ts',
     `import { BaseTransaction } from 'oct';
 import { greet } from 'greeter';
-import { where, factor } from './lib/where.ts';
+import { where, factor, dir, spelt } from './lib/where.ts';
 import legacy from './lib/legacy.cjs';
 import users from './data/users.json';
-export const facts = { greeting: greet(users.first), where, mine: import.meta.url, factor, legacyDir: legacy.dir, base: typeof BaseTransaction };
+export const facts = { greeting: greet(users.first), where, dir, spelt, mine: import.meta.filename, factor, legacyDir: legacy.dir, base: typeof BaseTransaction };
 export function fail(): never { throw new Error('from the script'); }
 export class Transaction extends BaseTransaction { async run() {} }
 `,
@@ -53,7 +56,10 @@ test("a bundled script: its files with their own import.meta.url, packages from 
   assert.deepEqual(mod.facts, {
     greeting: 'hello ada (esm)',
     where: pathToFileURL(join(d.dir, 'lib/where.ts')).href,
-    mine: pathToFileURL(main).href,
+    dir: join(d.dir, 'lib'),
+    // Only the expressions are the file's: a string that spells one stays as written.
+    spelt: 'import.meta.url',
+    mine: main,
     factor: 2,
     legacyDir: join(d.dir, 'lib', 'x'),
     base: 'function',
@@ -70,7 +76,7 @@ test('the bundle is reused while its files are unchanged and rebuilt when any ch
   const { d, main } = project();
   const first = await bundledScript(main, { packages, cacheDir });
   assert.equal(await bundledScript(main, { packages, cacheDir }), first, 'cached');
-  d.write('lib/where.ts', 'export const where = "moved";\nexport const factor = 3;\n');
+  d.write('lib/where.ts', 'export const where = "moved", dir = "", spelt = "";\nexport const factor = 3;\n');
   const second = await bundledScript(main, { packages, cacheDir });
   assert.notEqual(second, first);
   assert.equal(((await import(second)) as { facts: { factor: number } }).facts.factor, 3);

@@ -7,18 +7,19 @@
 // The bundle holds the script and the files it imports by relative path; packages stay outside,
 // imported by the absolute URL esbuild resolves for them from the script's folder (as Node would,
 // with Node's conditions), and 'oct' / 'oct/http' are the modules the turret itself runs. Each
-// file keeps its own import.meta.url, so paths relative to a script resolve as before. Never
+// file keeps its own import.meta.url (common/file-meta.mjs), so paths relative to a script resolve as before. Never
 // stale: the manifest holds a hash of every file that went in and of the package.json of every
 // package it imports, checked before each use. A .cjs file it imports stays outside, loaded by Node. tsx reads the same tsconfig.json (it is esbuild).
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createRequire, isBuiltin } from 'node:module';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { isBuiltin } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { commitManifest, currentManifest, loadEsbuild, nearestPackageJson, sha } from '../common/build-cache.mjs';
+import { FILE_META_DEFINE, withFileMeta } from '../common/file-meta.mjs';
 
 /** Changes when the way scripts are bundled changes: old bundles are then never used. */
-const BUNDLE_FORMAT = 1;
+const BUNDLE_FORMAT = 2;
 
 /** esbuild's diagnostics for a script that does not compile or whose imports do not resolve. */
 export class ScriptCompileError extends Error {}
@@ -53,8 +54,6 @@ interface Manifest {
   files: Record<string, string>;
 }
 
-const sha = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
-
 /** The file URL of `file`'s bundle, built now when missing or when a file that went into it changed. */
 export async function bundledScript(file: string, opts: { packages: Record<string, string>; cacheDir: string }): Promise<string> {
   const base = join(opts.cacheDir, sha(JSON.stringify([BUNDLE_FORMAT, file, opts.packages, process.version])).slice(0, 16));
@@ -62,46 +61,11 @@ export async function bundledScript(file: string, opts: { packages: Record<strin
 }
 
 function currentBundle(base: string): string | null {
-  let manifest: Manifest;
-  try {
-    manifest = JSON.parse(readFileSync(join(base, 'manifest.json'), 'utf8')) as Manifest;
-  } catch {
-    return null;
-  }
-  for (const [file, hash] of Object.entries(manifest.files)) {
-    let text: Buffer;
-    try {
-      text = readFileSync(file);
-    } catch {
-      return null;
-    }
-    if (sha(text) !== hash) return null;
-  }
-  const bundle = join(base, manifest.bundle);
-  return existsSync(bundle) ? pathToFileURL(bundle).href : null;
+  const manifest = currentManifest<Manifest>(base, 'bundle');
+  return manifest ? pathToFileURL(join(base, manifest.bundle)).href : null;
 }
-
-function nearestPackageJson(file: string): string | null {
-  for (let dir = dirname(file); dir !== dirname(dir); dir = dirname(dir)) {
-    const pkg = join(dir, 'package.json');
-    if (existsSync(pkg)) return pkg;
-  }
-  return null;
-}
-
-// Spelt at run time: oct's own compiled build (bin/compiled.mjs) rewrites that expression wherever
-// it appears in oct's sources, string literals included, to the source file's URL.
-const META = (prop: string) => ['import', 'meta', prop].join('.');
 
 const LOADERS: Record<string, 'ts' | 'tsx' | 'js' | 'jsx'> = { ts: 'ts', mts: 'ts', cts: 'ts', tsx: 'tsx', js: 'js', mjs: 'js', cjs: 'js', jsx: 'jsx' };
-
-type Esbuild = typeof import('esbuild');
-
-function loadEsbuild(): Esbuild {
-  // esbuild comes with tsx (a dependency), wherever npm put it; bin/compiled.mjs takes it the same way.
-  const fromTsx = createRequire(createRequire(import.meta.url).resolve('tsx'));
-  return fromTsx(fromTsx.resolve('esbuild')) as Esbuild;
-}
 
 async function build(entry: string, base: string, packages: Record<string, string>): Promise<string> {
   const esbuild = loadEsbuild();
@@ -133,12 +97,7 @@ async function build(entry: string, base: string, packages: Record<string, strin
       b.onLoad({ filter: /\.[cm]?[jt]sx?$/ }, (args) => {
         const text = readFileSync(args.path, 'utf8');
         files[args.path] = sha(text);
-        const url = pathToFileURL(args.path).href;
-        const contents = text
-          .replaceAll(META('url'), JSON.stringify(url))
-          .replaceAll(META('filename'), JSON.stringify(args.path))
-          .replaceAll(META('dirname'), JSON.stringify(dirname(args.path)));
-        return { contents, loader: LOADERS[args.path.split('.').pop()!] ?? 'js' };
+        return { contents: withFileMeta(text, args.path), loader: LOADERS[args.path.split('.').pop()!] ?? 'js' };
       });
     },
   };
@@ -158,6 +117,7 @@ async function build(entry: string, base: string, packages: Record<string, strin
       sourcesContent: false,
       // As tsx compiles: a class's or function's name stays what the script wrote.
       keepNames: true,
+      define: FILE_META_DEFINE,
       plugins: [plugin],
       logLevel: 'silent',
     });
@@ -169,22 +129,8 @@ async function build(entry: string, base: string, packages: Record<string, strin
   mkdirSync(base, { recursive: true });
   const name = `script-${Date.now().toString(36)}-${process.pid}.mjs`;
   writeFileSync(join(base, name), result.outputFiles[0]!.contents);
-  // Renamed in, so a racing turret on the same machine never reads half a manifest.
-  const tmp = join(base, `manifest.json.${process.pid}`);
-  writeFileSync(tmp, JSON.stringify({ bundle: name, files } satisfies Manifest));
-  renameSync(tmp, join(base, 'manifest.json'));
-  removeOldBundles(base, name);
+  commitManifest(base, { bundle: name, files } satisfies Manifest, 'script-', name);
   return pathToFileURL(join(base, name)).href;
-}
-
-/** Bundles a turret started earlier may still import are kept a day. */
-function removeOldBundles(base: string, keep: string): void {
-  for (const n of readdirSync(base)) {
-    if (!n.startsWith('script-') || n === keep) continue;
-    try {
-      if (Date.now() - statSync(join(base, n)).mtimeMs > 24 * 3600 * 1000) rmSync(join(base, n), { force: true });
-    } catch {}
-  }
 }
 
 function describe(m: import('esbuild').Message): string {

@@ -1,0 +1,2 @@
+export declare const FILE_META_DEFINE: Record<string, string>;
+export declare function withFileMeta(text: string, path: string): string;
