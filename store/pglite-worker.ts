@@ -32,8 +32,19 @@ function deferWasmTierUp(defer: boolean): void {
   } catch {}
 }
 
+// Whenever this thread's event loop has nothing alive, Node waits for every pending V8 background
+// task before going on (NodePlatform::DrainTasks), and while PGlite opens those are optimising
+// compiles of large WASM functions: each wait was ~0.1 s (seen with perf: the thread parked on a
+// futex while a worker thread ran TurboFan), and one fell between 'ready' and the first query.
+// Until the port is listened to, a timer keeps the loop alive.
+function keepLoopAlive(): () => void {
+  const timer = setInterval(() => {}, 60_000);
+  return () => clearInterval(timer);
+}
+
 async function main(): Promise<void> {
   const t0 = performance.now();
+  const release = keepLoopAlive();
   let db: PGlite;
   let fromTemplate: 'spare' | 'copy' | false = false;
   try {
@@ -46,6 +57,7 @@ async function main(): Promise<void> {
       deferWasmTierUp(false);
     }
   } catch (err) {
+    release();
     port.postMessage({ kind: 'fatal', error: wire(err) } satisfies PgliteEvent);
     return;
   }
@@ -122,6 +134,7 @@ async function main(): Promise<void> {
       (err) => port.postMessage({ id: req.id, ok: false, error: wire(err) } satisfies PgliteResponse),
     );
   });
+  release();
 }
 
 await main();
