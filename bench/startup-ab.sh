@@ -8,11 +8,8 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 base="${1:-73ebb7a}"
 runs="${2:-6}"
-work="$(mktemp -d)"
-tree="$work/oct-base"
-git -C "$here" worktree add --detach "$tree" "$base" >/dev/null
-trap 'git -C "$here" worktree remove --force "$tree"; rm -rf "$work"' EXIT
-(cd "$tree" && npm ci --no-audit --no-fund >/dev/null)
+source "$here/bench/base-tree.sh"
+base_tree "$base"
 for t in "$here" "$tree"; do
   mkdir -p "$work/$(basename "$t")"
   (cd "$work/$(basename "$t")" && node "$t/bin/oct.js" new-project demo >/dev/null && node "$t/bin/oct.js" run demo --run-time 1 >/dev/null 2>&1)

@@ -6,10 +6,8 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 base="${1:-e47c32b}"
 runs="${2:-4}"
-tree="$(mktemp -d)/oct-base"
-git -C "$here" worktree add --detach "$tree" "$base" >/dev/null
-trap 'git -C "$here" worktree remove --force "$tree"' EXIT
-(cd "$tree" && npm ci --no-audit --no-fund >/dev/null)
+source "$here/bench/base-tree.sh"
+base_tree "$base"
 for i in $(seq "$runs"); do
   for t in "$here" "$tree"; do
     echo "== run $i $( [ "$t" = "$here" ] && echo this || echo "$base" ) load $(cut -d' ' -f1 /proc/loadavg)"
