@@ -1,7 +1,7 @@
 // `npm run bench`: every figure of BENCHMARKS.md in one run on this machine, each against a peer
 // or a bound measured in the same run. Starts its own throwaway Postgres. `--only NAME[,NAME]`
 // runs some: hq-ingest, curve, hq-merge, turret, scheduler, report, report-aggregates, store,
-// canon-memory, startup.
+// canon-memory, startup, pglite-open.
 import pg from 'pg';
 // @ts-expect-error plain ESM helper shared with the test runner
 import { startCluster } from '../scripts/pg-cluster.mjs';
@@ -12,6 +12,7 @@ import { benchHqMerge, formatHqMerge } from './hq-merge.ts';
 import { benchReport } from './report.ts';
 import { benchReportAggregates, formatReportAggregates } from './report-aggregates.ts';
 import { benchSchedulerPrecision, formatSchedulerPrecision } from './scheduler-precision.ts';
+import { benchPgliteOpen, formatPgliteOpen, ratioOf } from './pglite-open.ts';
 import { benchStartup } from './startup.ts';
 import { benchStoreIngest } from './store-ingest.ts';
 import { benchGenerators, formatGenerators } from './generators.ts';
@@ -183,6 +184,16 @@ try {
       '`oct check` start to first result (median of 5 warm runs)',
       `${fmt(r.checkFirstResultSeconds, 2)} s`,
       `runs ${r.checkFirstResult.map((x) => fmt(x, 2)).join(', ')} s`,
+    ]);
+  }
+  if (want('pglite-open')) {
+    console.log("== PGlite's open with the WASM tier-up deferred (as the store's worker) and at V8's default, alternating child processes");
+    const r = await benchPgliteOpen({ rounds: 5 });
+    console.log(formatPgliteOpen(r));
+    rows.push([
+      'PGlite open, tier-up deferred / default (CPU of the open)',
+      ratioOf(r, (x) => x.openCpuMs).toFixed(2),
+      `wall ${ratioOf(r, (x) => x.openMs).toFixed(2)}; a 400k-row COPY after a 100k-row warm-up ${ratioOf(r, (x) => x.copyMs).toFixed(2)}`,
     ]);
   }
 } finally {

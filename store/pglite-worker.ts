@@ -1,10 +1,10 @@
 // Runs PGlite (WASM, busy on whatever thread calls it) in a worker thread, so the HQ's socket loop
 // only ever pays for message passing. Requests are answered in order of arrival; PGlite itself
 // runs one statement at a time.
-import { setFlagsFromString } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
 import { seedFromTemplate } from './pglite-template.ts';
+import { deferWasmTierUp } from './wasm-tier-up.ts';
 import { resultsCopyText, countRows, RESULTS_COPY_SQL } from './copy-text.ts';
 import type { PgliteEvent, PgliteRequest, PgliteResponse, PgliteWorkerData, WireError } from './pglite-protocol.ts';
 
@@ -18,19 +18,6 @@ function wire(err: unknown): WireError {
 
 // Same type mapping as the pg driver: int8 and numeric as JS numbers.
 const toNumber = (v: string) => Number(v);
-
-// While PGlite opens, V8 recompiles the WASM functions that Postgres' start-up runs hot with its
-// optimising compiler, in the background: ~0.5 s of CPU (of ~1.4 s) on the cores where the
-// turrets are starting at the same moment, for functions mostly not hot afterwards. A high
-// tiering budget during the open defers that; the default (V8's 1,800,000) is restored after,
-// and what is hot later (COPY) is optimised as before. Measured on PGlite.create alone: CPU
-// 1.34 -> 0.66-0.89 s; COPY of 400k rows after a warm-up 1.49 vs 1.47 s. (--liftoff-only saves
-// the same at start but leaves COPY 50% slower for good.) A hint: without effect if V8 refuses it.
-function deferWasmTierUp(defer: boolean): void {
-  try {
-    setFlagsFromString(`--wasm-tiering-budget=${defer ? 200_000_000 : 1_800_000}`);
-  } catch {}
-}
 
 // Whenever this thread's event loop has nothing alive, Node waits for every pending V8 background
 // task before going on (NodePlatform::DrainTasks), and while PGlite opens those are optimising
