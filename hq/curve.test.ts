@@ -6,11 +6,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as zmq from 'zeromq';
 import { generateKeys, type HqKeys, hqKeysOf, type TurretKeys, turretKeysOf } from '../common/keys-dir.ts';
-import { encodeBinaryBatch } from '../protocol/binary-batch.ts';
-import { ResultBatchBuilder } from '../protocol/results.ts';
 import { uuidProof, z85Decode } from '../protocol/curve-key.ts';
 import { parseExposition } from '../test/support/exposition.ts';
-import { FakeTurret } from '../test/support/fake-turret.ts';
+import { batchFrames, FakeTurret } from '../test/support/fake-turret.ts';
 import { hqFixture } from '../test/support/hq-fixture.ts';
 import { until } from '../test/support/until.ts';
 import { Hq } from './hq.ts';
@@ -23,9 +21,8 @@ const now = () => Date.now() / 1000;
 const legacyResult = () => JSON.stringify({ elapsed: 1, epoch: now(), scriptrun_time: 0.01, error: '', custom_timers: {} });
 
 function forgedBatch(uuid: string, seq: number, n: number): [string, Buffer] {
-  const b = new ResultBatchBuilder();
-  for (let i = 0; i < n; i++) b.add({ elapsed: 1, epoch: now(), scriptrunTime: 0.01, error: null, customTimers: {} });
-  return encodeBinaryBatch(b.build({ turretUuid: uuid, turretName: 'real', seq }), { uuid, turret: 'real', seq });
+  const rows = Array.from({ length: n }, () => ({ elapsed: 1, epoch: now(), scriptrunTime: 0.01, error: null, customTimers: {} }));
+  return batchFrames(rows, { uuid, turret: 'real', seq });
 }
 
 /** The HQ's keys trusting the shared turret key and one more (a second team's, say). */
@@ -68,9 +65,7 @@ test('a client without the key gets nothing in and reads no order; its handshake
   const ac = new AbortController();
   try {
     const outcome = hq.run(ac.signal);
-    await real.status('ready');
-    await real.waitForOrder('start');
-    await real.status('running');
+    await real.enlist();
     // Each rogue tries every form: statuses (one claiming the real turret is Killed), legacy results, batches.
     const attempts = [
       [JSON.stringify({ turret: 'ghost', status: 'ready', uuid: 'ghost-1', cannons: 1 })],
@@ -79,10 +74,10 @@ test('a client without the key gets nothing in and reads no order; its handshake
       forgedBatch(real.uuid, 1000, 100),
       forgedBatch('ghost-2', 1, 100),
     ];
-    let refusedSends = 0;
     for (let round = 0; round < 5; round++) {
       for (const socket of [plain, untrusted]) {
-        for (const frames of attempts) await socket.send(frames).catch(() => refusedSends++);
+        // libzmq queues a send for a peer whose handshake never completes, or refuses it (EAGAIN): either way nothing may arrive.
+        for (const frames of attempts) await socket.send(frames).catch(() => {});
       }
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -128,7 +123,6 @@ test('a client without the key gets nothing in and reads no order; its handshake
     );
     assert.equal(spied.length, 0, `the spy read no order (${spied.length})`);
     assert.ok(real.commands().includes('start'), 'while the real turret did');
-    assert.ok(refusedSends >= 0);
   } finally {
     plain.close();
     untrusted.close();
@@ -146,9 +140,7 @@ test('a trusted key cannot speak for another turret: spoofed statuses and result
   const ac = new AbortController();
   try {
     const outcome = hq.run(ac.signal);
-    await real.status('ready');
-    await real.waitForOrder('start');
-    await real.status('running');
+    await real.enlist();
     let sent = 0;
     for (let i = 0; i < 3; i++) sent += await real.batch(100).then(() => 100);
     await until(() => hq.status().transactions === sent, 5000, 'the first real batches');

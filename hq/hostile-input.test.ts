@@ -6,29 +6,15 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { encodeBinaryBatch } from '../protocol/binary-batch.ts';
-import {
-  CLOCK_TOLERANCE_SECONDS,
-  MAX_DURATION_SECONDS,
-  MAX_ELAPSED_SECONDS,
-  MAX_EPOCH_SKEW_SECONDS,
-  ResultBatchBuilder,
-  type ResultRow,
-} from '../protocol/results.ts';
+import { CLOCK_TOLERANCE_SECONDS, MAX_DURATION_SECONDS, MAX_ELAPSED_SECONDS, MAX_EPOCH_SKEW_SECONDS, type ResultRow } from '../protocol/results.ts';
 import { generateReport } from '../report/generate.ts';
-import { FakeTurret } from '../test/support/fake-turret.ts';
+import { batchFrames, FakeTurret } from '../test/support/fake-turret.ts';
 import { hqFixture } from '../test/support/hq-fixture.ts';
 import { until } from '../test/support/until.ts';
 import { Hq } from './hq.ts';
 
 const fx = hqFixture();
 const { log, options, storedRows } = fx;
-
-function binaryBatch(rows: ResultRow[], meta: { uuid: string; turret: string; seq: number }): [string, Buffer] {
-  const b = new ResultBatchBuilder();
-  for (const r of rows) b.add(r);
-  return encodeBinaryBatch(b.build({ turretUuid: meta.uuid, turretName: meta.turret, seq: meta.seq }), meta);
-}
 
 const legacy = (r: Record<string, unknown>) => [JSON.stringify({ elapsed: 1, epoch: Date.now() / 1000, scriptrun_time: 0.01, error: '', ...r })];
 
@@ -39,9 +25,7 @@ test('a forged seq cannot make real batches duplicates; absurd values are refuse
   const ac = new AbortController();
   try {
     const outcome = hq.run(ac.signal);
-    await real.status('ready');
-    await real.waitForOrder('start');
-    await real.status('running');
+    await real.enlist();
     let sent = 0;
     for (let i = 0; i < 5; i++) {
       await real.batch(100);
@@ -51,7 +35,7 @@ test('a forged seq cannot make real batches duplicates; absurd values are refuse
 
     // One forged batch and one forged status far ahead, under the real turret's uuid.
     await forger.raw(
-      binaryBatch([{ elapsed: 1, epoch: Date.now() / 1000, scriptrunTime: 0.01, error: null, customTimers: {} }], {
+      batchFrames([{ elapsed: 1, epoch: Date.now() / 1000, scriptrunTime: 0.01, error: null, customTimers: {} }], {
         uuid: real.uuid,
         turret: 'real',
         seq: 1e9,
@@ -74,8 +58,8 @@ test('a forged seq cannot make real batches duplicates; absurd values are refuse
           results: Array.from({ length: 40 }, () => ({ elapsed: 1, epoch: now, scriptrun_time: 1e300 })),
         }),
       ],
-      binaryBatch([{ elapsed: 1, epoch: now, scriptrunTime: 1e300, error: null, customTimers: {} }], { uuid: 'hostile-bin', turret: 'x', seq: 1 }),
-      binaryBatch([{ elapsed: -5, epoch: now, scriptrunTime: 0.01, error: null, customTimers: {} }], { uuid: 'hostile-bin', turret: 'x', seq: 2 }),
+      batchFrames([{ elapsed: 1, epoch: now, scriptrunTime: 1e300, error: null, customTimers: {} }], { uuid: 'hostile-bin', turret: 'x', seq: 1 }),
+      batchFrames([{ elapsed: -5, epoch: now, scriptrunTime: 0.01, error: null, customTimers: {} }], { uuid: 'hostile-bin', turret: 'x', seq: 2 }),
     ];
     for (const frames of absurd) await forger.raw(frames);
     await until(() => hq.status().malformed.seq_out_of_window === 2 && hq.status().malformed.out_of_range === absurd.length, 5000, 'the forged messages');
@@ -103,7 +87,7 @@ test('a forged seq cannot make real batches duplicates; absurd values are refuse
       },
       { elapsed: 2, epoch: t, scriptrunTime: 0, error: null, customTimers: { login: 0 } },
     ];
-    await real.raw(binaryBatch(extremes, { uuid: real.uuid, turret: 'real', seq: ++real.seq }));
+    await real.raw(batchFrames(extremes, { uuid: real.uuid, turret: 'real', seq: ++real.seq }));
     sent += extremes.length;
 
     ac.abort();

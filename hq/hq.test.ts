@@ -106,9 +106,7 @@ test('duplicates and gaps in batch sequence numbers are counted, duplicates not 
   const t = await FakeTurret.connect(hq.endpoints, { name: 'seq', oct: true });
   try {
     const outcome = hq.run();
-    await t.status('ready');
-    await t.waitForOrder('start');
-    await t.status('running');
+    await t.enlist();
     await t.batch(10, { seq: 1 });
     await t.batch(10, { seq: 2 });
     await t.batch(10, { seq: 2 }); // a retry
@@ -150,9 +148,7 @@ test('every malformed kind is counted without disturbing another turret', async 
   const bad = await FakeTurret.connect(hq.endpoints, { name: 'bad', oct: true });
   try {
     const outcome = hq.run();
-    await good.status('ready');
-    await good.waitForOrder('start');
-    await good.status('running');
+    await good.enlist();
     const sends: Promise<unknown>[] = [];
     const badFrames: (string | Buffer)[][] = [
       ['x'.repeat(70 * 1024)], // oversized
@@ -208,9 +204,7 @@ test('a delta for a new custom timer series beyond the cap is counted as series_
   const t = await FakeTurret.connect(hq.endpoints, { name: 'many-timers', oct: true });
   try {
     const outcome = hq.run();
-    await t.status('ready');
-    await t.waitForOrder('start');
-    await t.status('running');
+    await t.enlist();
     // A turret that does not fold its names: 105 custom timers, over three messages.
     const d = new DeltaBuilder(1000);
     for (let seq = 1; seq <= 3; seq++) {

@@ -9,6 +9,13 @@ import { encodeStatus, type StatusFields } from '../../protocol/status.ts';
 import type { TurretKeys } from '../../common/keys-dir.ts';
 import { credentialStamp } from '../../turret/sockets.ts';
 
+/** The frames of one binary batch of `rows`, as oct's turret sends it. */
+export function batchFrames(rows: ResultRow[], meta: { uuid: string; turret: string; seq: number }): [string, Buffer] {
+  const b = new ResultBatchBuilder();
+  for (const r of rows) b.add(r);
+  return encodeBinaryBatch(b.build({ turretUuid: meta.uuid, turretName: meta.turret, seq: meta.seq }), meta);
+}
+
 export interface FakeTurretOptions {
   name: string;
   oct: boolean;
@@ -84,9 +91,9 @@ export class FakeTurret {
 
   /** One binary batch of `n` results (seq advances unless given). */
   async batch(n: number, opts: { seq?: number; error?: string; timers?: Record<string, number> } = {}): Promise<number> {
-    const b = new ResultBatchBuilder();
+    const rows: ResultRow[] = [];
     for (let i = 0; i < n; i++)
-      b.add({
+      rows.push({
         elapsed: i * 0.001,
         epoch: Date.now() / 1000,
         scriptrunTime: 0.005 + (i % 10) * 0.001,
@@ -95,13 +102,16 @@ export class FakeTurret {
       });
     const seq = opts.seq ?? ++this.seq;
     if (opts.seq === undefined) this.seq = seq;
-    const [header, data] = encodeBinaryBatch(b.build({ turretUuid: this.uuid, turretName: this.opts.name, seq }), {
-      uuid: this.uuid,
-      turret: this.opts.name,
-      seq,
-    });
+    const [header, data] = batchFrames(rows, { uuid: this.uuid, turret: this.opts.name, seq });
     await this.push.send([this.stamp(header), data]);
     return seq;
+  }
+
+  /** Announces itself, waits for the HQ's start order and says it runs: a turret in the test. */
+  async enlist(): Promise<void> {
+    await this.status('ready');
+    await this.waitForOrder('start');
+    await this.status('running');
   }
 
   /** Frames as given; with `stamped`, frame 1 gets this turret's credentials first. */
