@@ -48,6 +48,18 @@ export async function runProject(opts: RunOptions): Promise<number> {
     );
     return ExitCode.INVALID_INPUT;
   }
+  const bindHost = opts.hqOnly ? '0.0.0.0' : '127.0.0.1';
+  // Keys are checked before anything runs: a missing key file is bad input (exit 2), named.
+  const security = chooseSecurity(config, { baseDir: project.dir, configPath: project.configPath, bindHost });
+  // One control token per run (OCT_CONTROL_TOKEN when set, for scripts that must know it first).
+  let auth: ControlAuth;
+  try {
+    auth = new ControlAuth(controlTokenFromEnv() ?? newControlToken(), { protectMetrics: protectMetricsFromEnv() });
+  } catch (err) {
+    opts.out.write(`oct: ${(err as Error).message}\n`);
+    return ExitCode.INVALID_INPUT;
+  }
+  // Opened after every other check of the input: an early return would leave it open.
   let baseline: OpenedRun | null = null;
   if (baselineRef) {
     try {
@@ -64,22 +76,11 @@ export async function runProject(opts: RunOptions): Promise<number> {
     }
     opts.out.write(`baseline: ${baseline.label}\n`);
   }
-  const bindHost = opts.hqOnly ? '0.0.0.0' : '127.0.0.1';
-  // Keys are checked before anything runs: a missing key file is bad input (exit 2), named.
-  const security = chooseSecurity(config, { baseDir: project.dir, configPath: project.configPath, bindHost });
 
   const resultsDir = resolve(opts.resultsDir ?? join(project.dir, 'results', resultsDirName(new Date())));
   mkdirSync(resultsDir, { recursive: true });
   copyFileSync(project.configPath, join(resultsDir, 'config.json'));
 
-  // One control token per run (OCT_CONTROL_TOKEN when set, for scripts that must know it first).
-  let auth: ControlAuth;
-  try {
-    auth = new ControlAuth(controlTokenFromEnv() ?? newControlToken(), { protectMetrics: protectMetricsFromEnv() });
-  } catch (err) {
-    opts.out.write(`oct: ${(err as Error).message}\n`);
-    return ExitCode.INVALID_INPUT;
-  }
   const progress = createProgress({ enabled: opts.progress, bar: config.progress_bar, out: opts.out, runTime: config.run_time });
   // The local turrets' keys: the project's, or this run's own (removed after the run).
   let turretKeysDir: string | undefined;
