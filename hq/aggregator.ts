@@ -224,13 +224,17 @@ export class Aggregator {
     else this.otherMessages += count;
   }
 
-  /** Results of a turret that does not pre-aggregate: counted at the next `fold` (within a second). */
-  addRows(batch: ResultBatch, turret: TurretKey): void {
+  /**
+   * Results of a turret that does not pre-aggregate: counted at the next `fold` (within a second).
+   * `acknowledge`: the message counts as delivered once these aggregates are stored (false when its
+   * rows are stored too: then their commit says so, a message is acknowledged only with its rows).
+   */
+  addRows(batch: ResultBatch, turret: TurretKey, opts: { acknowledge: boolean } = { acknowledge: true }): void {
     const k = `${turret.uuid ?? ''}\u0000${turret.name ?? ''}`;
     let p = this.pendingRows.get(k);
     if (!p) this.pendingRows.set(k, (p = { key: turret, deltas: new DeltaBuilder(this.maxTimerSeries) }));
     p.deltas.recordBatch(batch);
-    if (batch.seq !== null && turret.uuid !== null) this.delivered.push({ uuid: turret.uuid, seq: batch.seq });
+    if (opts.acknowledge && batch.seq !== null && turret.uuid !== null) this.delivered.push({ uuid: turret.uuid, seq: batch.seq });
   }
 
   /** Folds results taken in by `addRows` into the totals: once a second, and before reading at the end. */

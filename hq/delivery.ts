@@ -4,7 +4,7 @@
 // to store. A turret keeps every message the HQ has not acknowledged and re-sends those to a
 // restarted HQ, so a crash between receipt and commit loses nothing.
 import type { DeliveredSeq } from '../store/types.ts';
-import { SeqSet } from './seq-set.ts';
+import { SeqSet, storedByTurret } from './seq-set.ts';
 
 /** A message never received this long after later ones were stored will not come: the floor moves past it. */
 export const GAP_GIVE_UP_MS = 5_000;
@@ -35,14 +35,8 @@ export class DeliveryTracker {
 
   /** What a previous HQ of this run stored. */
   seed(delivered: DeliveredSeq[]): void {
-    const byTurret = new Map<string, number[]>();
-    for (const d of delivered) {
-      const list = byTurret.get(d.uuid) ?? [];
-      list.push(d.seq);
-      byTurret.set(d.uuid, list);
-    }
-    for (const [uuid, seqs] of byTurret) {
-      this.known(uuid, Math.min(...seqs) - 1);
+    for (const [uuid, { lowest, seqs }] of storedByTurret(delivered)) {
+      this.known(uuid, lowest - 1);
       for (const s of seqs) this.turrets.get(uuid)!.set.add(s);
     }
   }

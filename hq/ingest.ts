@@ -196,14 +196,16 @@ export class Ingest {
       nothingStored();
       return;
     }
+    const rows = this.deps.rows === 'all' ? batch : this.deps.rows === 'errors' ? failedOnly(batch) : null;
+    const stored = rows !== null && rows.count > 0;
     if (!batch.preAggregated) {
       this.results += batch.count;
-      this.deps.stats.addRows(batch, { uuid, name });
+      // Rows that are stored acknowledge the message once they are (the sink says so), not when the aggregates are.
+      this.deps.stats.addRows(batch, { uuid, name }, { acknowledge: !stored });
     }
     this.deps.metrics.observeBatch(batch, name);
-    const rows = this.deps.rows === 'all' ? batch : this.deps.rows === 'errors' ? failedOnly(batch) : null;
     // A legacy batch names its turret only here, once attributed: the stored rows say who sent them.
-    if (rows && rows.count > 0) this.deps.sink.enqueue({ ...rows, turretUuid: uuid, turretName: name });
+    if (stored) this.deps.sink.enqueue({ ...rows, turretUuid: uuid, turretName: name });
     else if (batch.preAggregated) nothingStored();
   }
 }

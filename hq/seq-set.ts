@@ -62,3 +62,21 @@ export class SeqSet {
     while (this.above.delete(this.floor + 1)) this.floor++;
   }
 }
+
+/**
+ * What a previous HQ of the run stored, per turret: its seqs and the lowest one (where that
+ * turret's numbering is taken to start). A loop, not Math.min(...seqs): a long run stores more
+ * messages than a spread can pass as arguments.
+ */
+export function storedByTurret(delivered: readonly { uuid: string; seq: number }[]): Map<string, { lowest: number; seqs: number[] }> {
+  const byTurret = new Map<string, { lowest: number; seqs: number[] }>();
+  for (const d of delivered) {
+    const t = byTurret.get(d.uuid);
+    if (!t) byTurret.set(d.uuid, { lowest: d.seq, seqs: [d.seq] });
+    else {
+      t.seqs.push(d.seq);
+      if (d.seq < t.lowest) t.lowest = d.seq;
+    }
+  }
+  return byTurret;
+}

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SEQ_WINDOW, SequenceTracker } from './sequence-tracker.ts';
+import { DeliveryTracker } from './delivery.ts';
 
 test('duplicates are rejected, gaps counted, per turret', () => {
   const s = new SequenceTracker();
@@ -76,4 +77,22 @@ test('a re-sent message fills its gap; a restarted HQ seeded with what is stored
   assert.deepEqual(verdicts, ['duplicate', 'duplicate', 'duplicate', 'new', 'duplicate', 'new']);
   assert.equal(restarted.missingBatches, 0);
   assert.equal(restarted.duplicates, 4);
+});
+
+test('a restarted HQ of a long run is seeded with every stored message: hundreds of thousands of them', () => {
+  // A few messages a second for a day: more seqs than a spread can pass as arguments (Math.min(...seqs) threw).
+  const stored = Array.from({ length: 400_000 }, (_, i) => ({ uuid: 'a', seq: 400_000 - i }));
+  const restarted = new SequenceTracker();
+  restarted.seed(stored);
+  restarted.baseline('a', 0);
+  assert.equal(restarted.accept('a', 1), 'duplicate');
+  assert.equal(restarted.accept('a', 400_000), 'duplicate');
+  assert.equal(restarted.accept('a', 400_001), 'new');
+  const delivery = new DeliveryTracker(
+    () => 0,
+    () => false,
+  );
+  delivery.seed(stored);
+  delivery.durable([{ uuid: 'a', seq: 400_001 }]);
+  assert.deepEqual(delivery.floor('a'), 400_001, 'every stored message counts as delivered');
 });

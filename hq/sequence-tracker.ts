@@ -14,7 +14,7 @@
 // holds its canons back instead), so only a message lost in transit leaves a gap, and a gap only
 // ever counts as missing batches, never as a reason to drop data.
 import type { DeliveredSeq } from '../store/types.ts';
-import { SeqSet } from './seq-set.ts';
+import { SeqSet, storedByTurret } from './seq-set.ts';
 
 /** How far past the highest accepted seq of a turret a message may be, in messages (docs/protocol.md). */
 export const SEQ_WINDOW = 10_000;
@@ -50,15 +50,9 @@ export class SequenceTracker {
 
   /** What a previous HQ of this run stored: re-sent copies of those are duplicates. */
   seed(delivered: DeliveredSeq[]): void {
-    const byTurret = new Map<string, number[]>();
-    for (const d of delivered) {
-      let list = byTurret.get(d.uuid);
-      if (!list) byTurret.set(d.uuid, (list = []));
-      list.push(d.seq);
-    }
-    for (const [uuid, seqs] of byTurret) {
+    for (const [uuid, { lowest, seqs }] of storedByTurret(delivered)) {
       // Where the turret's numbering started in this run is unknown: from its first stored message.
-      const set = this.turrets.get(uuid) ?? new SeqSet(Math.min(...seqs) - 1, SEQ_WINDOW);
+      const set = this.turrets.get(uuid) ?? new SeqSet(lowest - 1, SEQ_WINDOW);
       for (const s of seqs) set.add(s);
       this.turrets.set(uuid, set);
     }
