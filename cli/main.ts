@@ -1,6 +1,6 @@
 // The `oct` entry point: parses arguments with yargs and hands off to one command module. Command
 // handlers set `process.exitCode` (see common/exit-codes.ts); errors that escape them are reported here.
-import { readFileSync } from 'node:fs';
+import { octVersion } from '../common/version.ts';
 import yargs from 'yargs';
 import { CouldNotBindError } from '../hq/bind-error.ts';
 import { ConfigError } from '../protocol/config.ts';
@@ -8,14 +8,6 @@ import { hotCommands } from './commands/hot.ts';
 import { ExitCode } from '../common/exit-codes.ts';
 
 class UsageError extends Error {}
-
-function ownVersion(): string {
-  try {
-    return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-  } catch {
-    return 'unknown';
-  }
-}
 
 export async function main(argv: string[]): Promise<number> {
   process.exitCode = ExitCode.OK;
@@ -32,7 +24,7 @@ export async function main(argv: string[]): Promise<number> {
     .help()
     .alias('help', 'h')
     // oct's own version: yargs alone looks for a package.json from the working directory up.
-    .version(ownVersion())
+    .version(octVersion())
     // yargs lays out the help text on every run, after the handler starts; unwrapped it costs
     // ~0.06 s less of each process's start-up (profiled). It is printed only with --help.
     .wrap(argv.includes('--help') || argv.includes('-h') ? Math.min(110, process.stdout.columns || 100) : null)

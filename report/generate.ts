@@ -1,7 +1,8 @@
 // The report entry point `oct run`, `oct report` and `oct rebuild-results` call after a test:
 // statistics from the store, thresholds, results.html and summary.json in outDir, and the HTML
 // saved in the store as the artifact "results.html" (so it outlives Kubernetes pods).
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { octVersion } from '../common/version.ts';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from '../common/log.ts';
 import { type ProjectConfig, VALIDITY_DEFAULTS } from '../protocol/config.ts';
@@ -58,15 +59,6 @@ async function readLoadTimeline(store: Store, runId: number, log: Logger): Promi
   } catch (err) {
     log.warn(`the run's ${LOAD_ARTIFACT} is unreadable; the load is not reported`, { error: err as Error });
     return null;
-  }
-}
-
-function octVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string };
-    return pkg.version ?? 'dev';
-  } catch {
-    return 'dev';
   }
 }
 

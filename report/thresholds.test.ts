@@ -146,5 +146,8 @@ test('checks: "checks": {name: ">99%"} judges that check\'s pass rate, at the en
   assert.equal(failed.detail, 'pass_rate = 90% (10 of 100 failed), limit >99%');
   assert.equal(evaluateThresholds([t!], [], undefined, {}).results[0]!.passed, false);
   assert.throws(() => parseThresholds({ checks: { x: '>99ms' } }), /needs a percentage/);
+  // Not compared with a baseline: refused at once, not failed after every run.
+  assert.throws(() => parseThresholds({ checks: { x: '>-5%' } }), /thresholds\.checks\.x: ">-5%": a check.s pass rate cannot be relative to a baseline/);
+  assert.throws(() => parseThresholds({ 'check: x': { pass_rate: '>-5%' } }), /a check.s pass rate cannot be relative/);
   assert.throws(() => parseThresholds({ checks: '>99%' }), /thresholds\.checks: expected an object/);
 });

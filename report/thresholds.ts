@@ -99,6 +99,14 @@ function parseSpec(key: string, metric: Metric, value: unknown, issues: string[]
   return { ...parsed, abortOnFail: o.abort_on_fail === true, delayAbortEval: delay };
 }
 
+// A check's pass rate is not compared with the baseline's (its checks are not kept with the
+// comparison): refused when the config is read rather than failing every run after it.
+function notRelativeCheck(key: string, parsed: Parsed, issues: string[]): boolean {
+  if (parsed.relative === undefined) return true;
+  issues.push(`thresholds.${key}: "${parsed.expression}": a check's pass rate cannot be relative to a baseline; give a rate such as ">99%"`);
+  return false;
+}
+
 function parseExpression(key: string, metric: Metric, text: unknown, issues: string[]): Parsed | null {
   if (typeof text !== 'string') {
     issues.push(`thresholds.${key}: expected a string such as "<500ms", got ${JSON.stringify(text)}`);
@@ -183,7 +191,7 @@ export function parseThresholds(raw: unknown, source = 'config.json'): Threshold
       for (const [check, expr] of Object.entries(value as Record<string, unknown>)) {
         const key = `checks.${check}`;
         const parsed = parseSpec(key, 'pass_rate', expr, issues);
-        if (parsed) out.push({ key, series: checkSeries(check), metric: 'pass_rate', ...parsed });
+        if (parsed && notRelativeCheck(key, parsed, issues)) out.push({ key, series: checkSeries(check), metric: 'pass_rate', ...parsed });
       }
       continue;
     }
@@ -194,7 +202,7 @@ export function parseThresholds(raw: unknown, source = 'config.json'): Threshold
         const metric = metricOf(key, metricName, issues);
         if (!metric) continue;
         const parsed = parseSpec(key, metric, expr, issues);
-        if (parsed) out.push({ key, series: name, metric, ...parsed });
+        if (parsed && (!isCheckSeries(name) || notRelativeCheck(key, parsed, issues))) out.push({ key, series: name, metric, ...parsed });
       }
       continue;
     }

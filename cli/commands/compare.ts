@@ -1,3 +1,4 @@
+import { octVersion } from '../../common/version.ts';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
@@ -43,7 +44,7 @@ export const compareCommand: CommandModule<object, Args> = {
       const file = join(dir, 'compare.html');
       writeFileSync(
         file,
-        renderComparisonPage({ title: `oct compare — ${a.label} against ${b.label}`, comparison, octVersion: 'oct', chartAssets: chartAssets() }),
+        renderComparisonPage({ title: `oct compare — ${a.label} against ${b.label}`, comparison, octVersion: octVersion(), chartAssets: chartAssets() }),
       );
       process.stdout.write(args.json ? `${JSON.stringify(comparison, null, 2)}\n` : formatComparison(comparison));
       process.stdout.write(`written: ${file}\n`);
