@@ -142,7 +142,7 @@ test('dashboard feed: one hour of 100 turrets × 50 timers stays a bounded histo
   t.diagnostic(
     `full frame ${fullBytes} bytes, largest update ${biggestUpdate} bytes, mean tick ${(totalTickMs / 3600).toFixed(2)} ms, worst ${worstTickMs.toFixed(1)} ms, ${full.history!.t.length} points`,
   );
-  // Measured here: ~1.6 MB for a new page, ~25 KB a second (the 100-turret table and 51 series), a mean tick of a few ms.
+  // Measured here: ~850 KB for a new page, ~22 KB a second (the 100-turret table and 51 series), a mean tick under 1 ms.
   assert.ok(fullBytes < 3_000_000, `a new page's frame: ${fullBytes} bytes`);
   assert.ok(biggestUpdate < 60_000, `an update: ${biggestUpdate} bytes`);
   // The mean is the cost; the worst is a GC pause or a busy machine (2 shared cores), so only bounded loosely.

@@ -285,7 +285,7 @@ test('ctx.ws connections a script leaves open are closed (1001) when its canons 
     await hq.send(orders.stop());
     await hq.until(() => closes.length === 3, 5000, 'the connections closed at stop');
     assert.deepEqual(closes, [1001, 1001, 1001]);
-    assert.equal(hq.lastStatus(t.uuid)?.state === 'killed', false, 'the turret itself is still there');
+    await hq.until(() => hq.lastStatus(t.uuid)?.state === 'ready', 5000, 'the turret itself goes back to ready');
   } finally {
     await hq.send(orders.kill(), t.uuid);
     assert.equal(await t.exit, ExitCode.OK);
