@@ -12,7 +12,7 @@ import { INTENDED_LATENCY_SERIES, MAX_DURATION_SECONDS, type ResultRow } from '.
 import { describeError } from './describe-error.ts';
 import { CookieSession } from './cookies.ts';
 import { createHttpClient, type HttpClient, type RequestRecorder } from './http-client.ts';
-import type { HttpTransport } from './http-transport.ts';
+import type { AgentTls, HttpTransport } from './http-transport.ts';
 import type WebSocket from 'ws';
 import { createWsClient, type WsClient } from './ws-client.ts';
 import type { Dispatcher } from 'undici';
@@ -20,6 +20,8 @@ import type { Transaction, TransactionClass, TransactionContext } from './script
 
 export interface CanonDeps {
   index: number;
+  /** The turret's TLS settings (http.tls), for ctx.ws; ctx.http's transports hold them already. */
+  tls?: AgentTls;
   Transaction: TransactionClass;
   turret: { name: string; uuid: string };
   /** The turret's transaction context object, mutated in place by set_transaction_context. */
@@ -138,6 +140,7 @@ class CanonContext implements TransactionContext {
     const { metrics, http } = this.deps;
     this.socketClient ??= createWsClient({
       open: this.deps.webSockets,
+      tls: this.deps.tls,
       cookies: http?.cookies === false ? undefined : this.cookies,
       record: metrics && http?.requestMetrics !== false ? (series, seconds, failed) => metrics.sample(this.elapsed(), series, seconds, failed) : undefined,
     });

@@ -3,6 +3,8 @@
 // what the first does not do). Both collect a response the same way, so the client above them
 // (http-client.ts: series, cookies, redirects, errors) does not know which one ran.
 
+import { rootCertificates } from 'node:tls';
+
 /** One hop of a request, as the transport sends it. */
 export interface TransportRequest {
   /** `http://host:port`, as URL.origin gives it. */
@@ -40,6 +42,21 @@ export interface AgentTls {
   key?: string | Buffer;
   /** false accepts any server certificate: the caller warns, loudly. */
   rejectUnauthorized?: boolean;
+}
+
+/** The options of node:tls' connect for these settings: HTTP/1 (both clients) and WebSocket alike. */
+export function tlsConnectOptions(tls: AgentTls = {}): {
+  ca?: (string | Buffer)[];
+  cert?: string | Buffer;
+  key?: string | Buffer;
+  rejectUnauthorized: boolean;
+} {
+  return {
+    ca: tls.ca !== undefined ? [...rootCertificates, tls.ca] : undefined,
+    cert: tls.cert,
+    key: tls.key,
+    rejectUnauthorized: tls.rejectUnauthorized !== false,
+  };
 }
 
 /** The error an expired timeoutMs rejects with: the same as AbortSignal.timeout()'s reason. */

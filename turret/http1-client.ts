@@ -8,8 +8,8 @@
 // What it does not do, so that a script needing it opts into undici (`http.client: "undici"`):
 // pipelining, HTTP/2, proxies, request bodies as streams, Expect: 100-continue.
 import { connect as netConnect, type Socket } from 'node:net';
-import { rootCertificates, connect as tlsConnect } from 'node:tls';
-import { BodyCollector, type Exchange, type HttpTransport, type AgentTls, type TransportRequest, timeoutError } from './http-transport.ts';
+import { connect as tlsConnect } from 'node:tls';
+import { BodyCollector, type Exchange, type HttpTransport, type AgentTls, type TransportRequest, timeoutError, tlsConnectOptions } from './http-transport.ts';
 import { ResponseParser, type ResponseSink } from './http1-parser.ts';
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -226,7 +226,7 @@ interface Origin {
 export class Http1Connector {
   private readonly open = new Set<Connection>();
   private readonly origins = new Map<string, Origin>();
-  private readonly tlsOptions: { ca?: (string | Buffer)[]; cert?: string | Buffer; key?: string | Buffer; rejectUnauthorized: boolean };
+  private readonly tlsOptions: ReturnType<typeof tlsConnectOptions>;
 
   private sweeper: NodeJS.Timeout | null = null;
   /** Set by close(): no connection is opened after it, not even to retry a request. */
@@ -237,12 +237,7 @@ export class Http1Connector {
     tls: AgentTls = {},
     readonly clock: { monotonic(): number } = { monotonic: () => performance.now() },
   ) {
-    this.tlsOptions = {
-      ca: tls.ca !== undefined ? [...rootCertificates, tls.ca] : undefined,
-      cert: tls.cert,
-      key: tls.key,
-      rejectUnauthorized: tls.rejectUnauthorized !== false,
-    };
+    this.tlsOptions = tlsConnectOptions(tls);
   }
 
   /** A canon's own set of connections. */

@@ -325,6 +325,28 @@ test('HttpError keeps the full URL for the script while its message names the gr
   });
 });
 
+test("wss:// uses the turret's http.tls as ctx.http does: its CA is trusted, a self-signed server is refused without it", async () => {
+  const cert = makeSelfSignedCert();
+  const server = createHttpsServer({ cert: cert.cert, key: cert.key });
+  const wss = new WebSocketServer({ server });
+  wss.on('connection', (ws) => ws.on('message', (m) => ws.send(`echo:${m.toString()}`)));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `wss://127.0.0.1:${(server.address() as AddressInfo).port}/live`;
+  try {
+    const ws = await createWsClient({ tls: { ca: cert.cert } }).connect(url);
+    assert.equal(await ws.roundTrip('hi', (m) => m === 'echo:hi', { name: 'live' }), 'echo:hi');
+    await ws.close();
+    await assert.rejects(createWsClient().connect(url), /self[- ]signed|certificate/i);
+    const insecure = await createWsClient({ tls: { rejectUnauthorized: false } }).connect(url);
+    await insecure.close();
+  } finally {
+    for (const c of wss.clients) c.terminate();
+    wss.close();
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  }
+});
+
 test('WebSocket: connect, echo round trips measured as a series, a wait that times out is an error', async () => {
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
   await new Promise<void>((r) => wss.once('listening', () => r()));

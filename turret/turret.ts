@@ -286,6 +286,7 @@ export class Turret {
       http: this.httpOptions,
       transport: this.opts.config.http.client === 'oct' ? this.newSession : undefined,
       webSockets: this.webSockets,
+      tls: this.opts.tls,
       row: this.rowOf,
       stopRequested,
       hasRoom: this.hasRoom,

@@ -2,15 +2,13 @@
 // the callback API undici's own request() is built on. Not undici.request(): it wraps every
 // response body in a Readable stream and every request in an AsyncResource, which cost more than
 // half of the turret's CPU per request on a small response (measured: ~140 µs vs ~60 µs per GET).
-import { rootCertificates } from 'node:tls';
 import { Agent, type Dispatcher, getGlobalDispatcher } from 'undici';
-import { type AgentTls, BodyCollector, type Exchange, type HttpTransport, type TransportRequest, timeoutError } from './http-transport.ts';
+import { type AgentTls, BodyCollector, type Exchange, type HttpTransport, type TransportRequest, timeoutError, tlsConnectOptions } from './http-transport.ts';
 
 /** A keep-alive Agent sized for load generation; close it when the turret stops. */
 export function createHttpAgent(opts: { connections?: number; tls?: AgentTls } = {}): Agent {
   const tls = opts.tls;
-  const ca = tls?.ca !== undefined ? [...rootCertificates, tls.ca] : undefined;
-  const connect = tls ? { ca, cert: tls.cert, key: tls.key, rejectUnauthorized: tls.rejectUnauthorized !== false } : undefined;
+  const connect = tls ? tlsConnectOptions(tls) : undefined;
   return new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000, connections: opts.connections ?? null, pipelining: 1, connect });
 }
 

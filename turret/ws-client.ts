@@ -4,6 +4,7 @@
 import WebSocket from 'ws';
 import { groupedPath } from '../protocol/series-names.ts';
 import type { CookieSession } from './cookies.ts';
+import { type AgentTls, tlsConnectOptions } from './http-transport.ts';
 
 export type WsData = string | Buffer;
 
@@ -55,8 +56,10 @@ export class WsError extends Error {
  * `open`: where the connections stay while open, so the turret can close what a script left open
  * when its canons stop (a server would otherwise keep them, one per canon, until the turret exits).
  */
-export function createWsClient(opts: { record?: WsRecorder; cookies?: CookieSession; open?: Set<WebSocket> } = {}): WsClient {
+export function createWsClient(opts: { record?: WsRecorder; cookies?: CookieSession; open?: Set<WebSocket>; tls?: AgentTls } = {}): WsClient {
   const record = opts.record;
+  // wss:// trusts, presents and verifies what the turret's http.tls says, as ctx.http does.
+  const tls = tlsConnectOptions(opts.tls);
   return {
     async connect(url, o = {}) {
       const name = o.name ?? groupedPath(url);
@@ -66,7 +69,7 @@ export function createWsClient(opts: { record?: WsRecorder; cookies?: CookieSess
       const cookie = opts.cookies?.header(url.replace(/^ws/, 'http'));
       if (cookie) headers.cookie = cookie;
       const t0 = performance.now();
-      const socket = new WebSocket(url, { headers, handshakeTimeout: timeoutMs });
+      const socket = new WebSocket(url, { headers, handshakeTimeout: timeoutMs, ...tls });
       const inbox: WsData[] = [];
       let waiter: { match: (m: WsData) => boolean; resolve: (m: WsData) => void; reject: (e: Error) => void } | null = null;
       let closed: Error | null = null;
